@@ -1,0 +1,147 @@
+# gsg — one entry point: all, test, test-gpu, bench, demo, deps, clean, print-config.
+# Variables: CUDA=auto|0|1  SAN=1 (ASan+UBSan unit tests)  ARCH=native|x86-64-v3  DNNL=auto|0|1
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+CC      ?= cc
+ARCH    ?= native
+CUDA    ?= auto
+DNNL    ?= auto
+SAN     ?= 0
+NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+
+ifeq ($(SAN),1)
+BUILD   ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT     := -O1 -g
+else
+BUILD   ?= build
+SANFLAGS :=
+OPT     := -O3 -g
+endif
+
+OPENBLAS_INC := $(firstword $(wildcard /usr/include/x86_64-linux-gnu/openblas-openmp /usr/include/openblas))
+WARN    := -Wall -Wextra -Wshadow -Wswitch-enum -Werror -Wno-unused-parameter
+CFLAGS  := -std=gnu11 $(OPT) -march=$(ARCH) -fopenmp $(WARN) $(SANFLAGS) -Ilib $(if $(OPENBLAS_INC),-I$(OPENBLAS_INC))
+LDLIBS  := -lzstd -lturbojpeg -lpng -lz -lopenblas -lm -lpthread
+LDFLAGS := -fopenmp $(SANFLAGS)
+
+# ---- oneDNN detection (CPU convolutions) ----
+HAVE_DNNL := $(shell test -f /usr/include/dnnl.h && echo 1 || echo 0)
+ifeq ($(DNNL),auto)
+USE_DNNL := $(HAVE_DNNL)
+else
+USE_DNNL := $(DNNL)
+endif
+ifeq ($(USE_DNNL),1)
+CFLAGS  += -DGSG_HAVE_DNNL=1
+LDLIBS  += -ldnnl
+$(info ✓ oneDNN (libdnnl) → CPU convolutions through oneDNN)
+else
+$(info ✗ oneDNN not found → CPU convolutions through im2col + OpenBLAS)
+endif
+
+# ---- CUDA detection ----
+ifeq ($(CUDA),auto)
+USE_CUDA := $(if $(NVCC),1,0)
+else
+USE_CUDA := $(CUDA)
+endif
+ifeq ($(USE_CUDA),1)
+ifeq ($(NVCC),)
+$(error CUDA=1 but nvcc was not found)
+endif
+CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
+NVCC_VER  := $(shell $(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
+$(info ✓ nvcc $(NVCC_VER) → CUDA backend on)
+CFLAGS  += -DGSG_HAVE_CUDA=1
+LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudart -lcublas -Wl,-rpath,$(CUDA_HOME)/lib64
+NVFLAGS := -O3 -std=c++17 $(CUDA_ARCH) -Ilib -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-fPIC
+CU_SRC  := $(wildcard lib/cuda/*.cu)
+else
+$(info ✗ nvcc not found or CUDA=0 → CUDA backend off (--device cuda fails with one line))
+CU_SRC  :=
+endif
+
+LIB_C   := $(filter-out lib/cuda/stubs.c,$(wildcard lib/*/*.c))
+ifneq ($(USE_CUDA),1)
+LIB_C   += lib/cuda/stubs.c
+endif
+LIB_OBJ := $(LIB_C:%.c=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.cu.o)
+LIBGSG  := $(BUILD)/libgsg.a
+
+TOOLS_SRC := $(wildcard tools/gsg-*.c)
+TOOLS   := $(TOOLS_SRC:tools/%.c=$(BUILD)/bin/%)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNITS   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+GPU_SRC := $(wildcard tests/gpu/test_*.c)
+GPUS    := $(GPU_SRC:tests/gpu/%.c=$(BUILD)/tests/gpu_%)
+BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+BENCHES := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all lib tools units deps deps-ref test test-unit test-gpu bench bench-io bench-augment demo clean print-config \
+        train knn linear experiment-gsg experiment-no-predictor experiment-batch-size
+
+all: $(TOOLS) $(UNITS) $(GPUS) $(BENCHES)
+lib: $(LIBGSG)
+tools: $(TOOLS)
+units: $(UNITS)
+
+HDRS := $(wildcard lib/*/*.h)
+
+$(BUILD)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.cu.o: %.cu $(HDRS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -c $< -o $@
+
+$(LIBGSG): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/%: tools/%.c $(LIBGSG) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LIBGSG) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIBGSG) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(LDFLAGS) $(LIBGSG) $(LDLIBS)
+
+$(BUILD)/tests/gpu_%: tests/gpu/%.c tests/unit/check.h $(LIBGSG) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(LDFLAGS) $(LIBGSG) $(LDLIBS)
+
+$(BUILD)/bench/%: tests/bench/%.c $(LIBGSG) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LIBGSG) $(LDLIBS)
+
+print-config:
+	@echo "CC=$(CC)"
+	@echo "CFLAGS=$(CFLAGS)"
+	@echo "LDLIBS=$(LDLIBS)"
+	@echo "CUDA=$(USE_CUDA) NVCC=$(NVCC)"
+	@echo "DNNL=$(USE_DNNL)"
+	@echo "BUILD=$(BUILD)"
+
+deps:
+	@bash pipelines/deps.sh
+
+deps-ref:
+	@bash pipelines/deps.sh --reference
+
+# Unit tests (C) + bats (tools, pipelines), one summary line at the end.
+test: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bash tests/run.sh
+
+test-unit: units
+	@BUILD=$(BUILD) bash tests/run.sh --unit-only
+
+test-gpu: all
+	@BUILD=$(BUILD) bash tests/run.sh --gpu
+
+clean:
+	rm -rf build

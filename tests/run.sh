@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# tests/run.sh: run every C unit test and every bats file, then print one line
+# "N passed, N failed, N skipped". Exit status is non-zero when anything failed.
+#   --unit-only   C unit tests only
+#   --gpu         the CPU-vs-CUDA parity tests (tests/gpu) only
+# GSG_TEST_SAN=1 also builds and runs the unit tests under ASan+UBSan.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export GSG_BUILD=$BUILD
+export PATH="$PWD/$BUILD/bin:$PATH"
+mode=${1:-all}
+pass=0 fail=0 skip=0
+failed_names=()
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+run_unit() {   # $1 = binary, $2 = label prefix
+    local b=$1 pre=$2 out rc name p f s
+    out="$log/$(basename "$b").$pre.out"
+    "$b" >"$out" 2>&1; rc=$?
+    p=$(grep -c '^PASS ' "$out"); f=$(grep -c '^FAIL ' "$out"); s=$(grep -c '^SKIP ' "$out")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "FAIL $pre$(basename "$b"): exited $rc" >>"$out"; fi
+    pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+    printf '%-40s %3d passed %3d failed %3d skipped\n' "$pre$(basename "$b")" "$p" "$f" "$s"
+    if [ "$f" -gt 0 ]; then
+        failed_names+=("$pre$(basename "$b")")
+        sed 's/^/    /' "$out" | grep -v '^    PASS ' | head -60
+    fi
+}
+
+if [ "$mode" = "--gpu" ]; then
+    for b in "$BUILD"/tests/gpu_test_*; do [ -x "$b" ] && run_unit "$b" ""; done
+else
+    for b in "$BUILD"/tests/test_*; do [ -x "$b" ] && run_unit "$b" ""; done
+    if [ "${GSG_TEST_SAN:-0}" = 1 ]; then
+        if make --no-print-directory units SAN=1 >"$log/san-build.log" 2>&1; then
+            for b in build/san/tests/test_*; do [ -x "$b" ] && ASAN_OPTIONS=detect_leaks=1 run_unit "$b" "san:"; done
+        else
+            echo "FAIL san build"; tail -20 "$log/san-build.log"; fail=$((fail + 1)); failed_names+=("san-build")
+        fi
+    fi
+    if [ "$mode" != "--unit-only" ]; then
+        mapfile -t batsfiles < <(find tests/tools tests/pipelines -name '*.bats' 2>/dev/null | sort)
+        if [ "${#batsfiles[@]}" -gt 0 ]; then
+            for bf in "${batsfiles[@]}"; do
+                out="$log/$(basename "$bf").tap"
+                bats --tap "$bf" >"$out" 2>&1
+                p=$(grep -E '^ok ' "$out" | grep -vc '# skip')
+                s=$(grep -E '^ok .*# skip' -c "$out")
+                f=$(grep -c '^not ok ' "$out")
+                planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$out" | head -1)
+                if [ -n "$planned" ] && [ $((p + s + f)) -lt "$planned" ]; then f=$((f + planned - p - s - f)); fi
+                if [ -z "$planned" ]; then f=$((f + 1)); fi
+                pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+                printf '%-40s %3d passed %3d failed %3d skipped\n' "$bf" "$p" "$f" "$s"
+                if [ "$f" -gt 0 ]; then failed_names+=("$bf"); grep -A25 '^not ok ' "$out" | head -80 | sed 's/^/    /'; [ -z "$planned" ] && head -20 "$out"; fi
+            done
+        fi
+    fi
+fi
+if [ "${#failed_names[@]}" -gt 0 ]; then echo "failed: ${failed_names[*]}"; fi
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ] && [ $((pass + fail)) -gt 0 ]
