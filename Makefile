@@ -80,8 +80,7 @@ GPUS    := $(GPU_SRC:tests/gpu/%.c=$(BUILD)/tests/gpu_%)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCHES := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all lib tools units deps deps-ref test test-unit test-gpu bench bench-io bench-augment demo clean print-config \
-        train knn linear experiment-gsg experiment-no-predictor experiment-batch-size
+.PHONY: all lib tools units deps deps-ref test test-unit test-gpu clean print-config
 
 all: $(TOOLS) $(UNITS) $(GPUS) $(BENCHES)
 lib: $(LIBGSG)
@@ -117,6 +116,9 @@ $(BUILD)/tests/gpu_%: tests/gpu/%.c tests/unit/check.h $(LIBGSG) $(HDRS)
 $(BUILD)/bench/%: tests/bench/%.c $(LIBGSG) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LIBGSG) $(LDLIBS)
+
+# Make fragments: each area adds its targets in its own file (bench-io, bench-augment, pipelines, ...).
+-include $(sort $(wildcard pipelines/*.mk tests/bench/*.mk))
 
 print-config:
 	@echo "CC=$(CC)"
