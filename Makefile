@@ -91,31 +91,38 @@ HDRS := $(wildcard lib/*/*.h)
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "  CC    $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/%.cu.o: %.cu $(HDRS)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVFLAGS) -c $< -o $@
+	@echo "  NVCC  $<"
+	@$(NVCC) $(NVFLAGS) -c $< -o $@
 
 $(LIBGSG): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@echo "  AR    $@"
+	@rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/bin/%: tools/%.c $(LIBGSG) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LIBGSG) $(LDLIBS)
+	@echo "  LD    $@"
+	@$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LIBGSG) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIBGSG) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(LDFLAGS) $(LIBGSG) $(LDLIBS)
+	@echo "  LD    $@"
+	@$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(LDFLAGS) $(LIBGSG) $(LDLIBS)
 
 $(BUILD)/tests/gpu_%: tests/gpu/%.c tests/unit/check.h $(LIBGSG) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(LDFLAGS) $(LIBGSG) $(LDLIBS)
+	@echo "  LD    $@"
+	@$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(LDFLAGS) $(LIBGSG) $(LDLIBS)
 
 $(BUILD)/bench/%: tests/bench/%.c $(LIBGSG) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LIBGSG) $(LDLIBS)
+	@echo "  LD    $@"
+	@$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LIBGSG) $(LDLIBS)
 
 # Make fragments: each area adds its targets in its own file (bench-io, bench-augment, pipelines, ...).
 -include $(sort $(wildcard pipelines/*.mk tests/bench/*.mk))
