@@ -1,0 +1,33 @@
+/* conv2d.h: the CPU conv2d kernels behind lib/ops/conv2d.c. Two implementations share one
+ * shape of interface: a kernel object made once per layer shape and batch size that owns
+ * every buffer it needs, then fwd / bwd calls that never allocate.
+ *   x: (N, H, W, Ci) f32   w: (Co, Ci, K, K) f32   y: (N, Ho, Wo, Co) f32, all contiguous.
+ * bwd: dx WRITTEN (NULL: skip), dw ACCUMULATED (NULL: skip). Kernels trust their inputs:
+ * the front end has checked shapes. Not thread-safe per object (one caller at a time). */
+#ifndef GSG_CPU_CONV2D_H
+#define GSG_CPU_CONV2D_H
+#include "ops/ops.h"
+
+/* ---- im2col + OpenBLAS sgemm (portable; always built) ---- */
+struct gsg_cpu_conv2d_im2col;
+gsg_status gsg_cpu_conv2d_im2col_create(struct gsg_cpu_conv2d_im2col **k, const struct gsg_conv2d_desc *d);
+void gsg_cpu_conv2d_im2col_destroy(struct gsg_cpu_conv2d_im2col *k);
+void gsg_cpu_conv2d_im2col_fwd(struct gsg_cpu_conv2d_im2col *k, float *y, const float *x, const float *w);
+void gsg_cpu_conv2d_im2col_bwd(struct gsg_cpu_conv2d_im2col *k, float *dx, float *dw, const float *dy,
+                               const float *x, const float *w);
+size_t gsg_cpu_conv2d_im2col_workspace_bytes(const struct gsg_cpu_conv2d_im2col *k);
+
+/* ---- oneDNN primitives (only when built with GSG_HAVE_DNNL) ---- */
+struct gsg_cpu_conv2d_dnnl;
+/* Returns GSG_E_UNSUPPORTED when this build has no oneDNN or oneDNN refuses the shape. */
+gsg_status gsg_cpu_conv2d_dnnl_create(struct gsg_cpu_conv2d_dnnl **k, const struct gsg_conv2d_desc *d);
+void gsg_cpu_conv2d_dnnl_destroy(struct gsg_cpu_conv2d_dnnl *k);
+gsg_status gsg_cpu_conv2d_dnnl_fwd(struct gsg_cpu_conv2d_dnnl *k, float *y, const float *x, const float *w);
+gsg_status gsg_cpu_conv2d_dnnl_bwd(struct gsg_cpu_conv2d_dnnl *k, float *dx, float *dw, const float *dy,
+                                   const float *x, const float *w);
+size_t gsg_cpu_conv2d_dnnl_workspace_bytes(const struct gsg_cpu_conv2d_dnnl *k);
+/* oneDNN's implementation name for which = 0 forward, 1 backward-data, 2 backward-weights
+ * (e.g. "jit:avx512_core"), for benches and logs; "" when unknown. */
+const char *gsg_cpu_conv2d_dnnl_kernel(const struct gsg_cpu_conv2d_dnnl *k, int which);
+
+#endif

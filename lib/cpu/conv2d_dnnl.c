@@ -1,0 +1,332 @@
+/* conv2d_dnnl.c: conv2d through oneDNN's convolution primitives (Debian libdnnl 2.6/2.7,
+ * the very kernels PyTorch 1.13 runs on this CPU), behind the gsg_cpu_conv2d_dnnl interface.
+ *
+ * Per plan, made once: forward (forward_training), backward-data and backward-weights
+ * primitives; activations in our own NHWC layout (no activation reorders, oneDNN has
+ * nhwc AVX-512 kernels); weights and weight gradients with format_tag_any, so oneDNN picks
+ * its blocked layout and we reorder the [Co,Ci,K,K] weights into it per call (weights are
+ * small next to activations: measured in tests/bench/NOTES.md). dw is accumulated by the
+ * reorder back to oihw with a sum post-op (dst = src + dst), so no extra pass. Scratchpads
+ * are in "user" mode: one buffer per plan, sized at creation, shared by the primitives.
+ * Memory objects are created once with no data and pointed at the caller's buffers per call.
+ * One engine and one stream serve the whole process (created on first use). */
+#include "cpu/conv2d.h"
+
+#ifdef GSG_HAVE_DNNL
+#include <dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+#include <pthread.h>
+#include <string.h>
+
+static dnnl_engine_t g_eng;
+static dnnl_stream_t g_stream;
+static dnnl_status_t g_init_st = dnnl_success;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void dnnl_global_init(void)
+{
+    g_init_st = dnnl_engine_create(&g_eng, dnnl_cpu, 0);
+    if (g_init_st == dnnl_success) g_init_st = dnnl_stream_create(&g_stream, g_eng, dnnl_stream_default_flags);
+}
+
+/* A primitive with its scratchpad memory (pointing into the plan's shared buffer). */
+struct prim {
+    dnnl_primitive_t p;
+    dnnl_memory_t scratch;
+    size_t scratch_bytes;
+    dnnl_memory_desc_t scratch_md;
+    char info[64];
+};
+
+/* Weights in the layout a conv primitive wants: a reorder from the user's oihw, or an alias. */
+struct wconv {
+    dnnl_memory_t mem;       /* in the primitive's layout */
+    void *buf;               /* owned when not an alias */
+    int alias;               /* layout is oihw already: mem points at the user's buffer */
+    struct prim reo;         /* oihw -> layout (or layout -> oihw with sum, for dw) */
+};
+
+struct gsg_cpu_conv2d_dnnl {
+    struct gsg_conv2d_desc d;
+    struct prim fwd, bwd_d, bwd_w;
+    struct wconv w_fwd, w_bwd, dw;
+    dnnl_memory_t m_x, m_y, m_dx, m_dy, m_w_user, m_dw_user;
+    void *scratch;
+    size_t scratch_bytes, bytes;
+};
+
+#define DN(stmt) do { dnnl_status_t dn_st_ = (stmt); if (dn_st_ != dnnl_success) { \
+    st = gsg_err_set(dn_st_ == dnnl_out_of_memory ? GSG_E_NOMEM : GSG_E_UNSUPPORTED, \
+                     "conv2d: oneDNN %s: %s", #stmt, dnnl_status2str(dn_st_)); goto fail; } } while (0)
+
+static const char *impl_str(const_dnnl_primitive_desc_t pd)
+{
+    const char *s = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s) != dnnl_success || !s) return "";
+    return s;
+}
+
+static dnnl_primitive_attr_t user_scratch_attr(int sum)
+{
+    dnnl_primitive_attr_t a = NULL;
+    if (dnnl_primitive_attr_create(&a) != dnnl_success) return NULL;
+    dnnl_primitive_attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user);
+    if (sum) {
+        dnnl_post_ops_t po = NULL;
+        if (dnnl_post_ops_create(&po) != dnnl_success) { dnnl_primitive_attr_destroy(a); return NULL; }
+        dnnl_post_ops_append_sum(po, 1.0f);
+        if (dnnl_primitive_attr_set_post_ops(a, po) != dnnl_success) {
+            dnnl_post_ops_destroy(po); dnnl_primitive_attr_destroy(a); return NULL;
+        }
+        dnnl_post_ops_destroy(po);
+    }
+    return a;
+}
+
+/* Make the primitive from pd and note its scratchpad size and name. */
+static gsg_status prim_make(struct prim *pr, const_dnnl_primitive_desc_t pd)
+{
+    gsg_status st = GSG_OK;
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (smd) { pr->scratch_md = *smd; pr->scratch_bytes = dnnl_memory_desc_get_size(smd); }
+    snprintf(pr->info, sizeof pr->info, "%s", impl_str(pd));
+    DN(dnnl_primitive_create(&pr->p, pd));
+fail:
+    return st;
+}
+
+static void prim_free(struct prim *pr)
+{
+    if (pr->p) dnnl_primitive_destroy(pr->p);
+    if (pr->scratch) dnnl_memory_destroy(pr->scratch);
+    memset(pr, 0, sizeof *pr);
+}
+
+/* Weights memory in layout md, fed from (to_user=0) or summed into (to_user=1) the user's oihw. */
+static gsg_status wconv_make(struct gsg_cpu_conv2d_dnnl *k, struct wconv *wc, const dnnl_memory_desc_t *md,
+                             const dnnl_memory_desc_t *user_md, int to_user)
+{
+    gsg_status st = GSG_OK;
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    wc->alias = !to_user && dnnl_memory_desc_equal(md, user_md);
+    if (wc->alias) {
+        DN(dnnl_memory_create(&wc->mem, md, g_eng, DNNL_MEMORY_NONE));
+        return GSG_OK;
+    }
+    size_t sz = dnnl_memory_desc_get_size(md);
+    wc->buf = gsg_aligned_alloc(sz);
+    if (!wc->buf) return gsg_err_set(GSG_E_NOMEM, "conv2d: out of memory for oneDNN weights (%zu bytes)", sz);
+    k->bytes += sz;
+    DN(dnnl_memory_create(&wc->mem, md, g_eng, wc->buf));
+    attr = user_scratch_attr(to_user);
+    if (!attr) { st = gsg_err_set(GSG_E_NOMEM, "conv2d: oneDNN attribute creation failed"); goto fail; }
+    if (to_user) DN(dnnl_reorder_primitive_desc_create(&rpd, md, g_eng, user_md, g_eng, attr));
+    else DN(dnnl_reorder_primitive_desc_create(&rpd, user_md, g_eng, md, g_eng, attr));
+    st = prim_make(&wc->reo, rpd);
+fail:
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+static void wconv_free(struct wconv *wc)
+{
+    if (wc->mem) dnnl_memory_destroy(wc->mem);
+    gsg_aligned_free(wc->buf);
+    prim_free(&wc->reo);
+    memset(wc, 0, sizeof *wc);
+}
+
+static gsg_status scratch_bind(struct gsg_cpu_conv2d_dnnl *k, struct prim *pr)
+{
+    gsg_status st = GSG_OK;
+    if (!pr->p || pr->scratch_bytes == 0) return GSG_OK;
+    DN(dnnl_memory_create(&pr->scratch, &pr->scratch_md, g_eng, k->scratch));
+fail:
+    return st;
+}
+
+gsg_status gsg_cpu_conv2d_dnnl_create(struct gsg_cpu_conv2d_dnnl **out, const struct gsg_conv2d_desc *d)
+{
+    *out = NULL;
+    pthread_once(&g_once, dnnl_global_init);
+    if (g_init_st != dnnl_success)
+        return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: oneDNN CPU engine: %s", dnnl_status2str(g_init_st));
+    gsg_status st = GSG_OK;
+    dnnl_primitive_desc_t fpd = NULL, dpd = NULL, wpd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    struct gsg_cpu_conv2d_dnnl *k = calloc(1, sizeof *k);
+    if (!k) return gsg_err_set(GSG_E_NOMEM, "conv2d: out of memory for a oneDNN plan");
+    k->d = *d;
+    int64_t Ho, Wo;
+    gsg_conv2d_out_hw(d, &Ho, &Wo);
+    dnnl_dims_t xd = {d->N, d->Ci, d->H, d->W}, yd = {d->N, d->Co, Ho, Wo}, wd = {d->Co, d->Ci, d->K, d->K};
+    dnnl_dims_t strides = {d->stride, d->stride}, pad = {d->pad, d->pad};
+    dnnl_memory_desc_t x_md, y_md, w_any, w_user;
+    DN(dnnl_memory_desc_init_by_tag(&x_md, 4, xd, dnnl_f32, dnnl_nhwc));
+    DN(dnnl_memory_desc_init_by_tag(&y_md, 4, yd, dnnl_f32, dnnl_nhwc));
+    DN(dnnl_memory_desc_init_by_tag(&w_any, 4, wd, dnnl_f32, dnnl_format_tag_any));
+    DN(dnnl_memory_desc_init_by_tag(&w_user, 4, wd, dnnl_f32, dnnl_oihw));
+    attr = user_scratch_attr(0);
+    if (!attr) { st = gsg_err_set(GSG_E_NOMEM, "conv2d: oneDNN attribute creation failed"); goto fail; }
+
+    dnnl_convolution_desc_t cd;
+    DN(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &x_md, &w_any, NULL,
+                                          &y_md, strides, pad, pad));
+    DN(dnnl_primitive_desc_create(&fpd, &cd, attr, g_eng, NULL));
+    DN(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &x_md, &w_any, &y_md, strides, pad,
+                                                pad));
+    DN(dnnl_primitive_desc_create(&dpd, &cd, attr, g_eng, fpd));
+    DN(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &x_md, &w_any, NULL, &y_md,
+                                                   strides, pad, pad));
+    DN(dnnl_primitive_desc_create(&wpd, &cd, attr, g_eng, fpd));
+
+    if ((st = prim_make(&k->fwd, fpd)) < 0) goto fail;
+    if ((st = prim_make(&k->bwd_d, dpd)) < 0) goto fail;
+    if ((st = prim_make(&k->bwd_w, wpd)) < 0) goto fail;
+    if ((st = wconv_make(k, &k->w_fwd, dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0), &w_user, 0)) < 0)
+        goto fail;
+    if ((st = wconv_make(k, &k->w_bwd, dnnl_primitive_desc_query_md(dpd, dnnl_query_weights_md, 0), &w_user, 0)) < 0)
+        goto fail;
+    if ((st = wconv_make(k, &k->dw, dnnl_primitive_desc_query_md(wpd, dnnl_query_diff_weights_md, 0), &w_user, 1)) < 0)
+        goto fail;
+
+    DN(dnnl_memory_create(&k->m_x, &x_md, g_eng, DNNL_MEMORY_NONE));
+    DN(dnnl_memory_create(&k->m_y, &y_md, g_eng, DNNL_MEMORY_NONE));
+    DN(dnnl_memory_create(&k->m_dx, &x_md, g_eng, DNNL_MEMORY_NONE));
+    DN(dnnl_memory_create(&k->m_dy, &y_md, g_eng, DNNL_MEMORY_NONE));
+    DN(dnnl_memory_create(&k->m_w_user, &w_user, g_eng, DNNL_MEMORY_NONE));
+    DN(dnnl_memory_create(&k->m_dw_user, &w_user, g_eng, DNNL_MEMORY_NONE));
+
+    struct prim *all[6] = {&k->fwd, &k->bwd_d, &k->bwd_w, &k->w_fwd.reo, &k->w_bwd.reo, &k->dw.reo};
+    for (int i = 0; i < 6; i++)
+        if (all[i]->scratch_bytes > k->scratch_bytes) k->scratch_bytes = all[i]->scratch_bytes;
+    if (k->scratch_bytes) {
+        k->scratch = gsg_aligned_alloc(k->scratch_bytes);
+        if (!k->scratch) {
+            st = gsg_err_set(GSG_E_NOMEM, "conv2d: out of memory for oneDNN scratchpad (%zu bytes)", k->scratch_bytes);
+            goto fail;
+        }
+        k->bytes += k->scratch_bytes;
+    }
+    for (int i = 0; i < 6; i++)
+        if ((st = scratch_bind(k, all[i])) < 0) goto fail;
+    *out = k;
+    k = NULL;
+fail:
+    if (fpd) dnnl_primitive_desc_destroy(fpd);
+    if (dpd) dnnl_primitive_desc_destroy(dpd);
+    if (wpd) dnnl_primitive_desc_destroy(wpd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    gsg_cpu_conv2d_dnnl_destroy(k);
+    return st;
+}
+
+void gsg_cpu_conv2d_dnnl_destroy(struct gsg_cpu_conv2d_dnnl *k)
+{
+    if (!k) return;
+    prim_free(&k->fwd);
+    prim_free(&k->bwd_d);
+    prim_free(&k->bwd_w);
+    wconv_free(&k->w_fwd);
+    wconv_free(&k->w_bwd);
+    wconv_free(&k->dw);
+    dnnl_memory_t ms[6] = {k->m_x, k->m_y, k->m_dx, k->m_dy, k->m_w_user, k->m_dw_user};
+    for (int i = 0; i < 6; i++)
+        if (ms[i]) dnnl_memory_destroy(ms[i]);
+    gsg_aligned_free(k->scratch);
+    free(k);
+}
+
+size_t gsg_cpu_conv2d_dnnl_workspace_bytes(const struct gsg_cpu_conv2d_dnnl *k) { return k->bytes; }
+
+const char *gsg_cpu_conv2d_dnnl_kernel(const struct gsg_cpu_conv2d_dnnl *k, int which)
+{
+    return which == 0 ? k->fwd.info : which == 1 ? k->bwd_d.info : which == 2 ? k->bwd_w.info : "";
+}
+
+static gsg_status run(struct prim *pr, int nargs, dnnl_exec_arg_t *args)
+{
+    gsg_status st = GSG_OK;
+    if (pr->scratch) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, pr->scratch};
+    DN(dnnl_primitive_execute(pr->p, g_stream, nargs, args));
+fail:
+    return st;
+}
+
+/* Bring the user's oihw weights into wc's layout (a reorder, or point the alias at them). */
+static gsg_status weights_in(struct gsg_cpu_conv2d_dnnl *k, struct wconv *wc, const float *w)
+{
+    gsg_status st = GSG_OK;
+    if (wc->alias) { DN(dnnl_memory_set_data_handle(wc->mem, (void *)w)); return GSG_OK; }
+    DN(dnnl_memory_set_data_handle(k->m_w_user, (void *)w));
+    dnnl_exec_arg_t a[3] = {{DNNL_ARG_FROM, k->m_w_user}, {DNNL_ARG_TO, wc->mem}};
+    return run(&wc->reo, 2, a);
+fail:
+    return st;
+}
+
+gsg_status gsg_cpu_conv2d_dnnl_fwd(struct gsg_cpu_conv2d_dnnl *k, float *y, const float *x, const float *w)
+{
+    gsg_status st = GSG_OK;
+    GSG_TRY(weights_in(k, &k->w_fwd, w));
+    DN(dnnl_memory_set_data_handle(k->m_x, (void *)x));
+    DN(dnnl_memory_set_data_handle(k->m_y, y));
+    dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, k->m_x}, {DNNL_ARG_WEIGHTS, k->w_fwd.mem}, {DNNL_ARG_DST, k->m_y}};
+    GSG_TRY(run(&k->fwd, 3, a));
+    DN(dnnl_stream_wait(g_stream));
+fail:
+    return st;
+}
+
+gsg_status gsg_cpu_conv2d_dnnl_bwd(struct gsg_cpu_conv2d_dnnl *k, float *dx, float *dw, const float *dy,
+                                   const float *x, const float *w)
+{
+    gsg_status st = GSG_OK;
+    DN(dnnl_memory_set_data_handle(k->m_dy, (void *)dy));
+    if (dx) {
+        GSG_TRY(weights_in(k, &k->w_bwd, w));
+        DN(dnnl_memory_set_data_handle(k->m_dx, dx));
+        dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, k->m_dy}, {DNNL_ARG_WEIGHTS, k->w_bwd.mem},
+                                {DNNL_ARG_DIFF_SRC, k->m_dx}};
+        GSG_TRY(run(&k->bwd_d, 3, a));
+    }
+    if (dw) {
+        DN(dnnl_memory_set_data_handle(k->m_x, (void *)x));
+        dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, k->m_x}, {DNNL_ARG_DIFF_DST, k->m_dy},
+                                {DNNL_ARG_DIFF_WEIGHTS, k->dw.mem}};
+        GSG_TRY(run(&k->bwd_w, 3, a));
+        /* dw (oihw) += diff_weights, by the reorder's sum post-op */
+        DN(dnnl_memory_set_data_handle(k->m_dw_user, dw));
+        dnnl_exec_arg_t r[3] = {{DNNL_ARG_FROM, k->dw.mem}, {DNNL_ARG_TO, k->m_dw_user}};
+        GSG_TRY(run(&k->dw.reo, 2, r));
+    }
+    DN(dnnl_stream_wait(g_stream));
+fail:
+    return st;
+}
+
+#else /* !GSG_HAVE_DNNL */
+
+struct gsg_cpu_conv2d_dnnl { int unused; };
+
+gsg_status gsg_cpu_conv2d_dnnl_create(struct gsg_cpu_conv2d_dnnl **k, const struct gsg_conv2d_desc *d)
+{
+    *k = NULL;
+    return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: this build has no oneDNN (rebuild with libdnnl-dev installed)");
+}
+void gsg_cpu_conv2d_dnnl_destroy(struct gsg_cpu_conv2d_dnnl *k) { (void)k; }
+gsg_status gsg_cpu_conv2d_dnnl_fwd(struct gsg_cpu_conv2d_dnnl *k, float *y, const float *x, const float *w)
+{
+    return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: this build has no oneDNN");
+}
+gsg_status gsg_cpu_conv2d_dnnl_bwd(struct gsg_cpu_conv2d_dnnl *k, float *dx, float *dw, const float *dy,
+                                   const float *x, const float *w)
+{
+    return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: this build has no oneDNN");
+}
+size_t gsg_cpu_conv2d_dnnl_workspace_bytes(const struct gsg_cpu_conv2d_dnnl *k) { return 0; }
+const char *gsg_cpu_conv2d_dnnl_kernel(const struct gsg_cpu_conv2d_dnnl *k, int which) { return ""; }
+
+#endif
