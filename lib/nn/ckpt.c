@@ -1,0 +1,214 @@
+/* ckpt.c: checkpoints as tensor streams (formats/checkpoint.md): every parameter
+ * and buffer by torchvision name, the BYOL target under `target.`, optimiser
+ * momentum under `opt.m.<name>`, and the gsg.config / gsg.state text records.
+ * Written atomically (temp file + rename by the stream writer); loading checks
+ * every name, dtype and shape. */
+#define _GNU_SOURCE
+#include "nn/net.h"
+#include "io/tstream.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CFG_CAP 65536
+
+static gsg_status write_net(struct gsg_tstream_writer *w, const struct gsg_net *net, const char *prefix)
+{
+    char name[300];
+    for (int i = 0; i < gsg_net_param_count(net); i++) {
+        const struct gsg_param *p = gsg_net_param(net, i);
+        snprintf(name, sizeof name, "%s%s", prefix, p->name);
+        GSG_TRY(gsg_tstream_write(w, name, 0, NULL, &p->value));
+    }
+    for (int i = 0; i < gsg_net_buffer_count(net); i++) {
+        const struct gsg_buffer *b = gsg_net_buffer(net, i);
+        snprintf(name, sizeof name, "%s%s", prefix, b->name);
+        GSG_TRY(gsg_tstream_write(w, name, 0, NULL, &b->value));
+    }
+    return GSG_OK;
+}
+
+static gsg_status write_text(struct gsg_tstream_writer *w, const char *name, const char *text)
+{
+    int64_t len = (int64_t)strlen(text);
+    return gsg_tstream_write_raw(w, name, 0, NULL, GSG_DTYPE_U8, 1, &len, text);
+}
+
+/* The caller's configuration plus any model key it lacks. */
+static char *full_config(const struct gsg_net *net, const char *config)
+{
+    static const char *keys[] = {"arch", "stem", "in_channels", "width", "zero_init_residual", "proj_layers",
+                                 "proj_hidden", "proj_dim", "pred_hidden"};
+    char *model = calloc(1, 4096), *out = calloc(1, CFG_CAP + 4096);
+    if (!model || !out) { free(model); free(out); return NULL; }
+    gsg_net_config_format(gsg_net_config(net), model, 4096);
+    const char *base = config ? config : "";
+    snprintf(out, CFG_CAP, "%s", base);
+    size_t o = strlen(out);
+    if (o && out[o - 1] != '\n') out[o++] = '\n';
+    char v[256];
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+        if (gsg_meta_get(base, keys[k], v, sizeof v)) continue;
+        gsg_meta_get(model, keys[k], v, sizeof v);
+        o += (size_t)snprintf(out + o, CFG_CAP + 4096 - o, "%s=%s\n", keys[k], v);
+    }
+    free(model);
+    return out;
+}
+
+gsg_status gsg_ckpt_save(const char *path, const struct gsg_ckpt *c)
+{
+    if (!c->net) return gsg_err_set(GSG_E_USAGE, "checkpoint: no network to save");
+    char *cfg = full_config(c->net, c->config);
+    if (!cfg) return gsg_err_set(GSG_E_NOMEM, "out of memory");
+    struct gsg_tstream_writer *w = NULL;
+    gsg_status st = gsg_tstream_open_write(&w, path, 1);
+    if (st < 0) { free(cfg); return st; }
+    st = write_text(w, "gsg.config", cfg);
+    if (st >= 0) st = write_text(w, "gsg.state", c->state ? c->state : "");
+    if (st >= 0) st = write_net(w, c->net, "");
+    if (st >= 0 && c->target) st = write_net(w, c->target, "target.");
+    if (st >= 0 && c->opt) {
+        float *m = gsg_sgd_momentum(c->opt, NULL);
+        char name[300];
+        for (int i = 0; st >= 0 && i < gsg_net_param_count(c->net); i++) {
+            const struct gsg_param *p = gsg_net_param(c->net, i);
+            struct gsg_tensor t = gsg_tensor_view(m + p->offset, GSG_DTYPE_F32, GSG_DEV_CPU, p->value.ndim,
+                                                  p->value.dims);
+            snprintf(name, sizeof name, "opt.m.%s", p->name);
+            st = gsg_tstream_write(w, name, 0, NULL, &t);
+        }
+    }
+    free(cfg);
+    if (st < 0) { gsg_tstream_abort(w); return st; }
+    return gsg_tstream_close(w);
+}
+
+/* ---------------- loading ---------------- */
+struct want {
+    const char *prefix;          /* "", "target.", "opt.m." */
+    const char *name;
+    struct gsg_tensor dst;       /* where the data goes */
+    int seen;
+};
+
+static int add_wants(struct want **ws, int *n, int *cap, const struct gsg_net *net, const char *prefix,
+                     float *momentum)
+{
+    int need = gsg_net_param_count(net) + (momentum ? 0 : gsg_net_buffer_count(net));
+    if (*n + need > *cap) {
+        *cap = (*n + need) * 2;
+        struct want *nw = realloc(*ws, (size_t)*cap * sizeof **ws);
+        if (!nw) return -1;
+        *ws = nw;
+    }
+    for (int i = 0; i < gsg_net_param_count(net); i++) {
+        const struct gsg_param *p = gsg_net_param(net, i);
+        struct gsg_tensor d = p->value;
+        if (momentum) d.data = momentum + p->offset;
+        (*ws)[(*n)++] = (struct want){prefix, p->name, d, 0};
+    }
+    if (!momentum)
+        for (int i = 0; i < gsg_net_buffer_count(net); i++) {
+            const struct gsg_buffer *b = gsg_net_buffer(net, i);
+            (*ws)[(*n)++] = (struct want){prefix, b->name, b->value, 0};
+        }
+    return 0;
+}
+
+static char *dup_text(const struct gsg_record *rec)
+{
+    size_t len = (size_t)rec->t.dims[0];
+    char *s = malloc(len + 1);
+    if (!s) return NULL;
+    memcpy(s, rec->t.data, len);
+    s[len] = 0;
+    return s;
+}
+
+static gsg_status load(const char *path, const struct gsg_ckpt *c, char **config, char **state, int text_only)
+{
+    if (config) *config = NULL;
+    if (state) *state = NULL;
+    struct want *ws = NULL;
+    int nw = 0, capw = 0;
+    if (!text_only) {
+        if (!c->net) return gsg_err_set(GSG_E_USAGE, "checkpoint: no network to load into");
+        if (add_wants(&ws, &nw, &capw, c->net, "", NULL) ||
+            (c->target && add_wants(&ws, &nw, &capw, c->target, "target.", NULL)) ||
+            (c->opt && add_wants(&ws, &nw, &capw, c->net, "opt.m.", gsg_sgd_momentum(c->opt, NULL)))) {
+            free(ws);
+            return gsg_err_set(GSG_E_NOMEM, "out of memory");
+        }
+    }
+    struct gsg_tstream_reader *r = NULL;
+    gsg_status st = gsg_tstream_open_read(&r, path);
+    if (st < 0) { free(ws); return st; }
+    char *cfg = NULL, *stt = NULL;
+    struct gsg_record rec;
+    int hint = 0;
+    while ((st = gsg_tstream_read(r, &rec)) == GSG_OK) {
+        const char *nm = rec.name;
+        if (!strcmp(nm, "gsg.config") || !strcmp(nm, "gsg.state")) {
+            int64_t any = -1;
+            st = gsg_tstream_expect(r, &rec, NULL, GSG_DTYPE_U8, 1, &any);
+            if (st < 0) break;
+            char **dst = nm[4] == 'c' ? &cfg : &stt;
+            if (*dst) { st = gsg_tstream_record_error(r, &rec, GSG_E_FORMAT, "duplicate record"); break; }
+            if (!(*dst = dup_text(&rec))) { st = gsg_err_set(GSG_E_NOMEM, "out of memory"); break; }
+            continue;
+        }
+        if (text_only) continue;
+        const char *prefix = "";
+        if (!strncmp(nm, "target.", 7)) { prefix = "target."; if (!c->target) continue; }
+        else if (!strncmp(nm, "opt.m.", 6)) { prefix = "opt.m."; if (!c->opt) continue; }
+        size_t pl = strlen(prefix);
+        int found = -1;
+        /* records come in our own order: try the next expected one first */
+        for (int k = 0; k < nw; k++) {
+            int i = (hint + k) % nw;
+            if (!strcmp(ws[i].prefix, prefix) && !strcmp(ws[i].name, nm + pl)) { found = i; break; }
+        }
+        if (found < 0) {
+            st = gsg_tstream_record_error(r, &rec, GSG_E_FORMAT, "unexpected record (not part of this %s network)",
+                                          gsg_arch_name(gsg_net_config(c->net)->arch));
+            break;
+        }
+        hint = found + 1;
+        struct want *w = &ws[found];
+        if (w->seen) { st = gsg_tstream_record_error(r, &rec, GSG_E_FORMAT, "duplicate record"); break; }
+        st = gsg_tstream_expect(r, &rec, NULL, w->dst.dtype, w->dst.ndim, w->dst.dims);
+        if (st < 0) break;
+        memcpy(w->dst.data, rec.t.data, gsg_tensor_nbytes(&w->dst));
+        w->seen = 1;
+    }
+    if (st == GSG_END) {
+        st = GSG_OK;
+        if (!cfg) st = gsg_err_set(GSG_E_FORMAT, "%s: missing record 'gsg.config' (not a gsg checkpoint?)", path);
+        for (int i = 0; st >= 0 && i < nw; i++)
+            if (!ws[i].seen) {
+                char a[128];
+                st = gsg_err_set(GSG_E_FORMAT, "%s: missing record '%s%s' (expected %s %s)", path, ws[i].prefix,
+                                 ws[i].name, gsg_dtype_name(ws[i].dst.dtype),
+                                 gsg_shape_str(a, sizeof a, ws[i].dst.ndim, ws[i].dst.dims));
+            }
+    }
+    gsg_tstream_close_read(r);
+    free(ws);
+    if (st < 0) { free(cfg); free(stt); return st; }
+    if (!stt) stt = calloc(1, 1);
+    if (config) *config = cfg; else free(cfg);
+    if (state) *state = stt; else free(stt);
+    return GSG_OK;
+}
+
+gsg_status gsg_ckpt_load(const char *path, const struct gsg_ckpt *c, char **config, char **state)
+{
+    return load(path, c, config, state, 0);
+}
+
+gsg_status gsg_ckpt_read_text(const char *path, char **config, char **state)
+{
+    struct gsg_ckpt none = {0};
+    return load(path, &none, config, state, 1);
+}
