@@ -1,0 +1,425 @@
+/* train.c: the SimSiam / BYOL (+ GSG) training step (see train.h). */
+#define _GNU_SOURCE
+#include "train.h"
+#include "../eval/collapse.h"
+#include "../core/tool.h"
+#include "../io/tstream.h"
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *gsg_method_name(enum gsg_method m)
+{
+    switch (m) {
+    case GSG_METHOD_SIMSIAM: return "simsiam";
+    case GSG_METHOD_BYOL: return "byol";
+    }
+    return "?";
+}
+
+const char *gsg_pairing_name(enum gsg_pairing p)
+{
+    switch (p) {
+    case GSG_PAIR_4VIEW: return "4view";
+    case GSG_PAIR_2VIEW: return "2view";
+    }
+    return "?";
+}
+
+gsg_status gsg_train_config_recipe(struct gsg_train_config *c, const char *recipe)
+{
+    memset(c, 0, sizeof *c);
+    GSG_TRY(gsg_net_config_recipe(&c->net, recipe));
+    snprintf(c->recipe, sizeof c->recipe, "%s", recipe);
+    c->method = GSG_METHOD_SIMSIAM;
+    c->gsg = 0;
+    c->pairing = GSG_PAIR_4VIEW;
+    c->dist = GSG_DIST_EUCLIDEAN;
+    c->momentum = 0.9;
+    c->ema = 0.99;
+    c->seed = 0;
+    if (!strcmp(recipe, "cifar")) {
+        c->lr_per256 = 0.03; c->wd = 5e-4; c->epochs = 200; c->batch = 512; c->image_h = c->image_w = 32;
+    } else if (!strcmp(recipe, "fmnist")) {
+        c->lr_per256 = 0.03; c->wd = 5e-4; c->epochs = 10; c->batch = 256; c->image_h = c->image_w = 28;
+    } else {   /* imagenet (gsg_net_config_recipe rejected anything else) */
+        c->lr_per256 = 0.05; c->wd = 1e-4; c->epochs = 100; c->batch = 512; c->image_h = c->image_w = 224;
+        c->fix_pred_lr = 1;
+    }
+    return GSG_OK;
+}
+
+double gsg_train_base_lr(const struct gsg_train_config *c)
+{
+    if (c->lr > 0) return c->lr;
+    /* BYOL: 0.06 * B / 128 on CIFAR (DESIGN.md §4), i.e. 4x SimSiam's rule per 256 images */
+    double per256 = c->method == GSG_METHOD_BYOL && !strcmp(c->recipe, "cifar") ? 0.12 : c->lr_per256;
+    return per256 * (double)c->batch / 256.0;
+}
+
+int gsg_train_config_format(const struct gsg_train_config *c, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    int bad = 0;
+    bad |= gsg_meta_add(buf, cap, "recipe", "%s", c->recipe);
+    bad |= gsg_meta_add(buf, cap, "method", "%s", gsg_method_name(c->method));
+    bad |= gsg_meta_add(buf, cap, "gsg", "%d", c->gsg);
+    bad |= gsg_meta_add(buf, cap, "gsg_pairing", "%s", gsg_pairing_name(c->pairing));
+    bad |= gsg_meta_add(buf, cap, "gsg_distance", "%s", gsg_dist_name(c->dist));
+    bad |= gsg_meta_add(buf, cap, "fix_pred_lr", "%d", c->fix_pred_lr);
+    bad |= gsg_meta_add(buf, cap, "lr", "%.9g", gsg_train_base_lr(c));
+    bad |= gsg_meta_add(buf, cap, "wd", "%.9g", c->wd);
+    bad |= gsg_meta_add(buf, cap, "momentum", "%.9g", c->momentum);
+    bad |= gsg_meta_add(buf, cap, "ema", "%.9g", c->ema);
+    bad |= gsg_meta_add(buf, cap, "ema_cosine", "%d", c->ema_cosine);
+    bad |= gsg_meta_add(buf, cap, "epochs", "%lld", (long long)c->epochs);
+    bad |= gsg_meta_add(buf, cap, "warmup", "%lld", (long long)c->warmup);
+    bad |= gsg_meta_add(buf, cap, "steps_per_epoch", "%lld", (long long)c->steps_per_epoch);
+    bad |= gsg_meta_add(buf, cap, "batch", "%lld", (long long)c->batch);
+    bad |= gsg_meta_add(buf, cap, "image_height", "%lld", (long long)c->image_h);
+    bad |= gsg_meta_add(buf, cap, "image_width", "%lld", (long long)c->image_w);
+    bad |= gsg_meta_add(buf, cap, "seed", "%llu", (unsigned long long)c->seed);
+    bad |= gsg_meta_add(buf, cap, "rank", "%lld", (long long)c->rank);
+    if (bad) return -1;
+    size_t o = strlen(buf);
+    return gsg_net_config_format(&c->net, buf + o, cap - o);
+}
+
+static gsg_status need(const char *text, const char *key, char *v, size_t cap)
+{
+    if (!gsg_meta_get(text, key, v, cap)) return gsg_err_set(GSG_E_FORMAT, "gsg.config: expected key '%s', found none", key);
+    return GSG_OK;
+}
+
+static gsg_status need_i64(const char *text, const char *key, int64_t *out)
+{
+    char v[64], *end;
+    GSG_TRY(need(text, key, v, sizeof v));
+    long long x = strtoll(v, &end, 10);
+    if (end == v || *end) return gsg_err_set(GSG_E_FORMAT, "gsg.config: %s=%s, expected an integer", key, v);
+    *out = x;
+    return GSG_OK;
+}
+
+static gsg_status need_f64(const char *text, const char *key, double *out)
+{
+    char v[64], *end;
+    GSG_TRY(need(text, key, v, sizeof v));
+    double x = strtod(v, &end);
+    if (end == v || *end || !isfinite(x)) return gsg_err_set(GSG_E_FORMAT, "gsg.config: %s=%s, expected a number", key, v);
+    *out = x;
+    return GSG_OK;
+}
+
+gsg_status gsg_train_config_parse(struct gsg_train_config *c, const char *text)
+{
+    char v[64];
+    int64_t x = 0;
+    GSG_TRY(need(text, "recipe", v, sizeof v));
+    GSG_TRY(gsg_train_config_recipe(c, v) < 0 ? gsg_err_set(GSG_E_FORMAT, "gsg.config: recipe=%s unknown", v) : GSG_OK);
+    GSG_TRY(need(text, "method", v, sizeof v));
+    if (!strcmp(v, "simsiam")) c->method = GSG_METHOD_SIMSIAM;
+    else if (!strcmp(v, "byol")) c->method = GSG_METHOD_BYOL;
+    else return gsg_err_set(GSG_E_FORMAT, "gsg.config: method=%s, expected simsiam or byol", v);
+    GSG_TRY(need_i64(text, "gsg", &x)); c->gsg = x != 0;
+    GSG_TRY(need(text, "gsg_pairing", v, sizeof v));
+    if (!strcmp(v, "4view")) c->pairing = GSG_PAIR_4VIEW;
+    else if (!strcmp(v, "2view")) c->pairing = GSG_PAIR_2VIEW;
+    else return gsg_err_set(GSG_E_FORMAT, "gsg.config: gsg_pairing=%s, expected 4view or 2view", v);
+    GSG_TRY(need(text, "gsg_distance", v, sizeof v));
+    if (gsg_dist_parse(v, &c->dist)) return gsg_err_set(GSG_E_FORMAT, "gsg.config: gsg_distance=%s unknown", v);
+    GSG_TRY(need_i64(text, "fix_pred_lr", &x)); c->fix_pred_lr = x != 0;
+    GSG_TRY(need_f64(text, "lr", &c->lr));
+    GSG_TRY(need_f64(text, "wd", &c->wd));
+    GSG_TRY(need_f64(text, "momentum", &c->momentum));
+    GSG_TRY(need_f64(text, "ema", &c->ema));
+    GSG_TRY(need_i64(text, "ema_cosine", &x)); c->ema_cosine = x != 0;
+    GSG_TRY(need_i64(text, "epochs", &c->epochs));
+    GSG_TRY(need_i64(text, "warmup", &c->warmup));
+    GSG_TRY(need_i64(text, "steps_per_epoch", &c->steps_per_epoch));
+    GSG_TRY(need_i64(text, "batch", &c->batch));
+    GSG_TRY(need_i64(text, "image_height", &c->image_h));
+    GSG_TRY(need_i64(text, "image_width", &c->image_w));
+    GSG_TRY(need_i64(text, "seed", &x)); c->seed = (uint64_t)x;
+    GSG_TRY(need_i64(text, "rank", &c->rank));
+    return gsg_net_config_parse(&c->net, text);
+}
+
+int gsg_train_config_diff(const char *a, const char *b, char *key, size_t kcap, char *va, char *vb, size_t vcap)
+{
+    /* every key of a must be in b with the same value, and the other way round */
+    for (int pass = 0; pass < 2; pass++) {
+        const char *x = pass ? b : a, *y = pass ? a : b;
+        const char *p = x;
+        while (*p) {
+            const char *eol = strchr(p, '\n');
+            size_t ll = eol ? (size_t)(eol - p) : strlen(p);
+            const char *eq = memchr(p, '=', ll);
+            if (eq) {
+                size_t kl = (size_t)(eq - p);
+                char k[128], vx[256], vy[256];
+                if (kl >= sizeof k) kl = sizeof k - 1;
+                memcpy(k, p, kl); k[kl] = 0;
+                size_t vl = ll - (size_t)(eq - p) - 1;
+                if (vl >= sizeof vx) vl = sizeof vx - 1;
+                memcpy(vx, eq + 1, vl); vx[vl] = 0;
+                int found = gsg_meta_get(y, k, vy, sizeof vy);
+                if (!found || strcmp(vx, vy) != 0) {
+                    snprintf(key, kcap, "%s", k);
+                    snprintf(va, vcap, "%s", pass ? (found ? vy : "(none)") : vx);
+                    snprintf(vb, vcap, "%s", pass ? vx : (found ? vy : "(none)"));
+                    return 1;
+                }
+            }
+            if (!eol) break;
+            p = eol + 1;
+        }
+    }
+    return 0;
+}
+
+/* ---------------- the trainer ---------------- */
+struct gsg_trainer {
+    struct gsg_train_config cfg;
+    struct gsg_net *net, *target;
+    struct gsg_sgd *opt;
+    struct gsg_net_ctx *ctx[4], *tctx;
+    int nctx;
+    int64_t step, monitor_every;
+    int64_t N, D, C, H, W;
+    float *x;             /* [N,H,W,C] */
+    float *tz[4];         /* [N,D] target projections (BYOL) / gathered rows (2-view) */
+    float *pg[2];         /* [N,D] gathered predictions (2-view with a predictor) */
+    float *dp[4];         /* [N,D] */
+    float *d, *loss_rows; /* [N,4], [N] */
+    int64_t *perm, *k;    /* [N] */
+    float *znorm;         /* unused scratch kept for future monitors */
+};
+
+const struct gsg_train_config *gsg_trainer_config(const struct gsg_trainer *tr) { return &tr->cfg; }
+int64_t gsg_trainer_step_index(const struct gsg_trainer *tr) { return tr->step; }
+int64_t gsg_trainer_total_steps(const struct gsg_trainer *tr) { return tr->cfg.epochs * tr->cfg.steps_per_epoch; }
+struct gsg_net *gsg_trainer_net(struct gsg_trainer *tr) { return tr->net; }
+struct gsg_net *gsg_trainer_target(struct gsg_trainer *tr) { return tr->target; }
+void gsg_trainer_set_monitor_every(struct gsg_trainer *tr, int64_t k) { tr->monitor_every = k; }
+
+void gsg_trainer_destroy(struct gsg_trainer *tr)
+{
+    if (!tr) return;
+    for (int i = 0; i < 4; i++) if (tr->ctx[i]) gsg_net_ctx_destroy(tr->ctx[i]);
+    if (tr->tctx) gsg_net_ctx_destroy(tr->tctx);
+    if (tr->opt) gsg_sgd_destroy(tr->opt);
+    if (tr->target) gsg_net_destroy(tr->target);
+    if (tr->net) gsg_net_destroy(tr->net);
+    gsg_aligned_free(tr->x);
+    for (int i = 0; i < 4; i++) { gsg_aligned_free(tr->tz[i]); gsg_aligned_free(tr->dp[i]); }
+    for (int i = 0; i < 2; i++) gsg_aligned_free(tr->pg[i]);
+    gsg_aligned_free(tr->d); gsg_aligned_free(tr->loss_rows);
+    gsg_aligned_free(tr->perm); gsg_aligned_free(tr->k);
+    free(tr);
+}
+
+static void *zalloc(size_t bytes, int *fail)
+{
+    void *p = gsg_aligned_alloc(bytes ? bytes : 64);
+    if (!p) *fail = 1;
+    else memset(p, 0, bytes);
+    return p;
+}
+
+gsg_status gsg_trainer_create(struct gsg_trainer **out, const struct gsg_train_config *c, enum gsg_dev dev)
+{
+    *out = NULL;
+    if (c->batch < 1 || c->image_h < 1 || c->image_w < 1 || c->steps_per_epoch < 1 || c->epochs < 1)
+        return gsg_err_set(GSG_E_USAGE, "trainer: batch, image size, steps per epoch and epochs must be >= 1");
+    GSG_TRY(gsg_net_config_check(&c->net));
+    struct gsg_trainer *tr = calloc(1, sizeof *tr);
+    if (!tr) return gsg_err_set(GSG_E_NOMEM, "out of memory");
+    tr->cfg = *c;
+    tr->monitor_every = 1;
+    tr->N = c->batch; tr->D = c->net.proj_dim; tr->C = c->net.in_channels; tr->H = c->image_h; tr->W = c->image_w;
+    gsg_status st = gsg_net_create(&tr->net, &c->net, tr->N, tr->H, tr->W, dev, c->seed, 0);
+    if (st < 0) goto fail;
+    tr->nctx = c->gsg && c->pairing == GSG_PAIR_4VIEW ? 4 : 2;
+    for (int i = 0; i < tr->nctx; i++)
+        if ((st = gsg_net_ctx_create(tr->net, &tr->ctx[i])) < 0) goto fail;
+    if ((st = gsg_sgd_create(&tr->opt, tr->net, c->momentum, c->wd)) < 0) goto fail;
+    if (c->method == GSG_METHOD_BYOL) {
+        struct gsg_net_config tc = c->net;
+        tc.pred_hidden = 0;   /* backbone + projector */
+        if ((st = gsg_net_create(&tr->target, &tc, tr->N, tr->H, tr->W, dev, c->seed, GSG_NET_INFERENCE)) < 0) goto fail;
+        if ((st = gsg_net_copy(tr->target, tr->net)) < 0) goto fail;
+        if ((st = gsg_net_ctx_create(tr->target, &tr->tctx)) < 0) goto fail;
+    }
+    int bad = 0;
+    size_t nd = (size_t)(tr->N * tr->D) * sizeof(float);
+    tr->x = zalloc((size_t)(tr->N * tr->H * tr->W * tr->C) * sizeof(float), &bad);
+    for (int i = 0; i < 4; i++) { tr->tz[i] = zalloc(nd, &bad); tr->dp[i] = zalloc(nd, &bad); }
+    for (int i = 0; i < 2; i++) tr->pg[i] = zalloc(nd, &bad);
+    tr->d = zalloc((size_t)tr->N * 4 * sizeof(float), &bad);
+    tr->loss_rows = zalloc((size_t)tr->N * sizeof(float), &bad);
+    tr->perm = zalloc((size_t)tr->N * sizeof(int64_t), &bad);
+    tr->k = zalloc((size_t)tr->N * sizeof(int64_t), &bad);
+    if (bad) { st = gsg_err_set(GSG_E_NOMEM, "trainer: out of memory for batch buffers"); goto fail; }
+    *out = tr;
+    return GSG_OK;
+fail:
+    gsg_trainer_destroy(tr);
+    return st;
+}
+
+void gsg_views_to_f32(float *y, const uint8_t *views, int64_t N, int64_t V, int64_t C, int64_t H, int64_t W,
+                      int64_t v, const int64_t *src, const float *mean, const float *std)
+{
+    float sc[64], sh[64];
+    for (int64_t c = 0; c < C && c < 64; c++) { sc[c] = 1.0f / (255.0f * std[c]); sh[c] = -mean[c] / std[c]; }
+    const int64_t HW = H * W;
+    #pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        int64_t s = src ? src[n] : n;
+        const uint8_t *x = views + ((s * V + v) * C) * HW;   /* [C,H,W] */
+        float *o = y + n * HW * C;                           /* [H,W,C] */
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t i = 0; i < HW; i++) o[i * C + c] = (float)x[c * HW + i] * sc[c] + sh[c];
+    }
+}
+
+static int all_finite(const float *x, int64_t n)
+{
+    int ok = 1;
+    for (int64_t i = 0; i < n; i++) ok &= isfinite(x[i]);
+    return ok;
+}
+
+gsg_status gsg_trainer_step(struct gsg_trainer *tr, const struct gsg_train_batch *b, struct gsg_train_stats *st)
+{
+    const struct gsg_train_config *c = &tr->cfg;
+    const int four = c->gsg && c->pairing == GSG_PAIR_4VIEW;
+    const int64_t N = b->N, D = tr->D;
+    memset(st, 0, sizeof *st);
+    if (N < 1 || N > tr->N || b->C != tr->C || b->H != tr->H || b->W != tr->W)
+        return gsg_err_set(GSG_E_SHAPE, "step %lld: batch [%lld,%lld,%lld,%lld,%lld], expected at most %lld images of %lldx%lldx%lld",
+                           (long long)tr->step, (long long)N, (long long)b->V, (long long)b->C, (long long)b->H, (long long)b->W,
+                           (long long)tr->N, (long long)tr->C, (long long)tr->H, (long long)tr->W);
+    if (b->V < (four ? 4 : 2))
+        return gsg_err_set(GSG_E_SHAPE, "step %lld: %lld views per image, expected %d", (long long)tr->step, (long long)b->V,
+                           four ? 4 : 2);
+    double t0 = gsg_now();
+    const int64_t total = gsg_trainer_total_steps(tr);
+    const int64_t epoch = tr->step / c->steps_per_epoch;
+    st->step = tr->step;
+    st->epoch = epoch;
+    st->N = N;
+    st->D = D;
+    /* BYOL: the target follows the online network, first thing in the step */
+    if (tr->target) {
+        st->ema = gsg_ema_momentum(c->ema, c->ema_cosine, tr->step, total);
+        GSG_TRY(gsg_net_ema_update(tr->target, tr->net, st->ema));
+    }
+    if (c->gsg) gsg_pair_permutation(tr->perm, N, c->seed, tr->step, c->rank);
+    struct gsg_net_out out[4];
+    struct gsg_tensor x = gsg_tview(tr->x, GSG_DTYPE_F32, 4, (int64_t)N, tr->H, tr->W, tr->C);
+    for (int v = 0; v < tr->nctx; v++) {
+        gsg_views_to_f32(tr->x, b->views, N, b->V, b->C, b->H, b->W, v, (four && v >= 2) ? tr->perm : NULL, b->mean, b->std);
+        GSG_TRY(gsg_net_forward(tr->net, tr->ctx[v], &out[v], &x, GSG_FWD_TRAIN));
+        if (tr->target) {
+            struct gsg_net_out to;
+            GSG_TRY(gsg_net_forward(tr->target, tr->tctx, &to, &x, GSG_FWD_TRAIN));
+            memcpy(tr->tz[v], to.z.data, (size_t)(N * D) * sizeof(float));
+        }
+    }
+    /* projections z (online), predictions p, targets t */
+    const float *z[4] = {0}, *p[4] = {0}, *t[4] = {0};
+    for (int v = 0; v < tr->nctx; v++) {
+        z[v] = out[v].z.data;
+        p[v] = out[v].p.data;
+        t[v] = tr->target ? tr->tz[v] : z[v];
+    }
+    double ts = gsg_now();
+    if (c->gsg && !four) {
+        /* 2-view pairing: B1, B2 are the rows r[n] of A1, A2 */
+        for (int v = 0; v < 2; v++) {
+            float *tb = tr->tz[2 + v];
+            gsg_gather_rows(tb, t[v], tr->perm, N, D);
+            t[2 + v] = tb;
+            if (p[v] == z[v] && !tr->target) {
+                p[2 + v] = tb;
+            } else {
+                gsg_gather_rows(tr->pg[v], p[v], tr->perm, N, D);
+                p[2 + v] = tr->pg[v];
+            }
+        }
+    }
+    if (c->gsg) {
+        st->loss = gsg_select_and_loss(tr->d, tr->k, tr->loss_rows, tr->dp, p, t, N, D, c->dist);
+        gsg_count_choices(st->counts, tr->k, N);
+        if (!four)
+            for (int v = 0; v < 2; v++) gsg_scatter_add_rows(tr->dp[v], tr->dp[2 + v], tr->perm, N, D);
+        for (int v = 0; v < 4; v++) st->z[v] = t[v];
+        st->perm = tr->perm;
+        st->choice = tr->k;
+    } else {
+        st->loss = gsg_simsiam_loss(tr->loss_rows, tr->dp[0], tr->dp[1], p[0], p[1], t[0], t[1], N, D);
+    }
+    st->select_seconds = gsg_now() - ts;
+    st->loss_rows = tr->loss_rows;
+    if (!isfinite(st->loss) || !all_finite(tr->dp[0], N * D) || !all_finite(tr->dp[1], N * D))
+        return gsg_err_set(GSG_E_NUMERIC, "step %lld (epoch %lld): loss is %g", (long long)tr->step, (long long)epoch, st->loss);
+    /* collapse monitors on the online network's view-A1 projections and features */
+    st->erank_z = st->erank_h = st->std_z = st->cos_views = NAN;
+    if (tr->monitor_every > 0 && tr->step % tr->monitor_every == 0) {
+        struct gsg_collapse_report rep;
+        GSG_TRY(gsg_collapse_measure(&rep, z[0], N, D, NULL));
+        st->erank_z = rep.erank;
+        st->erank_z_max = rep.erank_max;
+        st->std_z = rep.std_mean;
+        int64_t F = out[0].h.dims[1];
+        GSG_TRY(gsg_collapse_erank(&st->erank_h, out[0].h.data, N, F, 1));
+        st->erank_h_max = (double)(N < F ? N : F);
+        GSG_TRY(gsg_collapse_mean_cos(&st->cos_views, z[0], z[1], N, D));
+    }
+    /* backward through every encoder call, then the update */
+    gsg_net_zero_grad(tr->net);
+    for (int v = 0; v < tr->nctx; v++) {
+        struct gsg_tensor g = gsg_tview(tr->dp[v], GSG_DTYPE_F32, 2, (int64_t)N, D);
+        GSG_TRY(gsg_net_backward(tr->net, tr->ctx[v], NULL, &g));
+    }
+    double base = gsg_train_base_lr(c);
+    st->lr = gsg_lr_cosine(base, 0.0, (double)epoch, (double)c->epochs, (double)c->warmup);
+    st->lr_pred = c->fix_pred_lr ? base : st->lr;
+    GSG_TRY(gsg_sgd_step(tr->opt, st->lr, st->lr_pred));
+    tr->step++;
+    st->seconds = gsg_now() - t0;
+    return GSG_OK;
+}
+
+gsg_status gsg_trainer_save(struct gsg_trainer *tr, const char *path)
+{
+    char cfg[4096], state[256] = "";
+    if (gsg_train_config_format(&tr->cfg, cfg, sizeof cfg)) return gsg_err_set(GSG_E_USAGE, "gsg.config does not fit");
+    gsg_meta_add(state, sizeof state, "step", "%lld", (long long)tr->step);
+    gsg_meta_add(state, sizeof state, "epoch", "%lld", (long long)(tr->step / tr->cfg.steps_per_epoch));
+    struct gsg_ckpt ck = {tr->net, tr->target, tr->opt, cfg, state};
+    return gsg_ckpt_save(path, &ck);
+}
+
+gsg_status gsg_trainer_load(struct gsg_trainer *tr, const char *path)
+{
+    char mine[4096], *config = NULL, *state = NULL;
+    if (gsg_train_config_format(&tr->cfg, mine, sizeof mine)) return gsg_err_set(GSG_E_USAGE, "gsg.config does not fit");
+    struct gsg_ckpt ck = {tr->net, tr->target, tr->opt, NULL, NULL};
+    GSG_TRY(gsg_ckpt_load(path, &ck, &config, &state));
+    gsg_status st = GSG_OK;
+    char key[128], va[256], vb[256], sv[64];
+    if (config && gsg_train_config_diff(config, mine, key, sizeof key, va, vb, sizeof va))
+        st = gsg_err_set(GSG_E_USAGE, "%s: the checkpoint was trained with %s=%s, this run has %s=%s", path, key, va, key, vb);
+    else if (!state || !gsg_meta_get(state, "step", sv, sizeof sv))
+        st = gsg_err_set(GSG_E_FORMAT, "%s: gsg.state: expected step=, found none", path);
+    else
+        tr->step = strtoll(sv, NULL, 10);
+    free(config);
+    free(state);
+    return st;
+}
