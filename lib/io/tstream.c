@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zstd.h>
 #include "../core/afile.h"
 
@@ -242,6 +243,7 @@ void gsg_tstream_abort(struct gsg_tstream_writer *w)
 
 struct gsg_tstream_reader {
     FILE *f;
+    int fd;                   /* fileno(f): input is read with read(2), bypassing stdio buffering */
     int own_file;
     char label[512];
     ZSTD_DCtx *dctx;
@@ -270,6 +272,7 @@ gsg_status gsg_tstream_open_read_file(struct gsg_tstream_reader **out, FILE *f, 
     struct gsg_tstream_reader *r = calloc(1, sizeof *r);
     if (!r) return gsg_err_set(GSG_E_NOMEM, "out of memory");
     r->f = f;
+    r->fd = fileno(f);
     snprintf(r->label, sizeof r->label, "%s", label);
     r->dctx = ZSTD_createDCtx();
     r->in = malloc(IN_CAP);
@@ -314,13 +317,15 @@ static gsg_status r_fill(struct gsg_tstream_reader *r, size_t n, size_t *avail)
             r->in_len -= r->in_pos;
             r->in_pos = 0;
         }
-        size_t got = fread(r->in + r->in_len, 1, IN_CAP - r->in_len, r->f);
-        if (got == 0) {
-            if (ferror(r->f)) return gsg_err_set(GSG_E_IO, "%s: read error at byte %llu: %s", r->label,
-                                                 (unsigned long long)(r->in_off + r->in_len), strerror(errno));
-            r->eof = 1;
+        /* read(2), not fread: on a pipe, return what has arrived instead of waiting for a full buffer */
+        ssize_t got = read(r->fd, r->in + r->in_len, IN_CAP - r->in_len);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            return gsg_err_set(GSG_E_IO, "%s: read error at byte %llu: %s", r->label,
+                               (unsigned long long)(r->in_off + r->in_len), strerror(errno));
         }
-        r->in_len += got;
+        if (got == 0) r->eof = 1;
+        r->in_len += (size_t)got;
         if (IN_CAP == r->in_len) break;
     }
     *avail = r->in_len - r->in_pos;
@@ -354,7 +359,7 @@ static gsg_status r_read(struct gsg_tstream_reader *r, void *dst, size_t n, uint
         size_t avail;
         GSG_TRY(r_fill(r, 1, &avail));
         if (avail == 0)
-            return rec_err(r, GSG_E_TRUNCATED, idx, name, off, "input ends inside the record (truncated): %zu of %zu bytes read", done, n);
+            return rec_err(r, GSG_E_TRUNCATED, idx, name, off, "expected %zu more bytes of the record, found end of input (truncated)", n - done);
         if (!r->comp) {
             size_t k = avail < n - done ? avail : n - done;
             memcpy(d + done, r->in + r->in_pos, k);
@@ -363,12 +368,12 @@ static gsg_status r_read(struct gsg_tstream_reader *r, void *dst, size_t n, uint
             continue;
         }
         if (r->frame_done)
-            return rec_err(r, GSG_E_FORMAT, idx, name, off, "zstd frame ends inside the record: %zu of %zu bytes", done, n);
+            return rec_err(r, GSG_E_FORMAT, idx, name, off, "expected %zu more bytes in the record's zstd frame, found the end of the frame", n - done);
         ZSTD_inBuffer in = {r->in, r->in_len, r->in_pos};
         ZSTD_outBuffer out = {d + done, n - done, 0};
         size_t ret = ZSTD_decompressStream(r->dctx, &out, &in);
         if (ZSTD_isError(ret))
-            return rec_err(r, GSG_E_FORMAT, idx, name, off, "corrupt zstd frame: %s", ZSTD_getErrorName(ret));
+            return rec_err(r, GSG_E_FORMAT, idx, name, off, "expected a valid zstd frame, found a corrupt one (%s)", ZSTD_getErrorName(ret));
         r->in_pos = in.pos;
         done += out.pos;
         if (ret == 0) r->frame_done = 1;
@@ -388,12 +393,12 @@ static gsg_status r_end_frame(struct gsg_tstream_reader *r, uint64_t idx, const 
         ZSTD_outBuffer out = {&extra, 1, 0};
         size_t ret = ZSTD_decompressStream(r->dctx, &out, &in);
         if (ZSTD_isError(ret))
-            return rec_err(r, GSG_E_FORMAT, idx, name, off, "corrupt zstd frame: %s", ZSTD_getErrorName(ret));
+            return rec_err(r, GSG_E_FORMAT, idx, name, off, "expected a valid zstd frame, found a corrupt one (%s)", ZSTD_getErrorName(ret));
         r->in_pos = in.pos;
-        if (out.pos) return rec_err(r, GSG_E_FORMAT, idx, name, off, "zstd frame holds bytes past the record's data");
+        if (out.pos) return rec_err(r, GSG_E_FORMAT, idx, name, off, "expected the zstd frame to end with the record's data, found more bytes");
         if (ret == 0) { r->frame_done = 1; break; }
         if (avail == 0 && in.pos == in.size)
-            return rec_err(r, GSG_E_TRUNCATED, idx, name, off, "input ends inside the record's zstd frame (truncated)");
+            return rec_err(r, GSG_E_TRUNCATED, idx, name, off, "expected the rest of the record's zstd frame, found end of input (truncated)");
     }
     ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
     return GSG_OK;
@@ -422,13 +427,13 @@ gsg_status gsg_tstream_read(struct gsg_tstream_reader *r, struct gsg_record *rec
         uint64_t idx = r->rec_index;
         if (avail == 0) {
             if (r->rec_index == 0)
-                return gsg_err_set(GSG_E_TRUNCATED, "%s: empty input: no records and no end record (truncated)", r->label);
+                return gsg_err_set(GSG_E_TRUNCATED, "%s: record 0 at byte 0: expected a record or the end record 'gsg.end', found empty input (truncated)", r->label);
             if (!r->last_was_end)
-                return gsg_err_set(GSG_E_TRUNCATED, "%s: at byte %llu after record %llu: no end record 'gsg.end' (stream truncated)",
-                                   r->label, (unsigned long long)off, (unsigned long long)(idx - 1));
+                return gsg_err_set(GSG_E_TRUNCATED, "%s: record %llu at byte %llu: expected a record or the end record 'gsg.end', found end of input (truncated)",
+                                   r->label, (unsigned long long)idx, (unsigned long long)off);
             return GSG_END;
         }
-        if (avail < 4) return rec_err(r, GSG_E_TRUNCATED, idx, NULL, off, "%zu stray bytes at the end of input (truncated)", avail);
+        if (avail < 4) return rec_err(r, GSG_E_TRUNCATED, idx, NULL, off, "expected a record header, found %zu stray bytes at the end of input (truncated)", avail);
         const uint8_t *m = r->in + r->in_pos;
         unsigned long long content = ZSTD_CONTENTSIZE_UNKNOWN;
         if (memcmp(m, ZSTD_MAGIC_LE, 4) == 0) {
@@ -437,60 +442,61 @@ gsg_status gsg_tstream_read(struct gsg_tstream_reader *r, struct gsg_record *rec
             GSG_TRY(r_fill(r, 18, &avail));   /* ZSTD_FRAMEHEADERSIZE_MAX */
             content = ZSTD_getFrameContentSize(r->in + r->in_pos, avail);
             if (content == ZSTD_CONTENTSIZE_ERROR)
-                return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "corrupt zstd frame header");
+                return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "expected a valid zstd frame header, found a corrupt one");
         } else if (memcmp(m, "GSGT", 4) == 0) {
             r->comp = 0;
         } else {
-            return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "bad magic %02x %02x %02x %02x: expected a zstd frame (28 b5 2f fd) or 'GSGT'",
+            return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "expected a zstd frame (28 b5 2f fd) or 'GSGT', found bad magic %02x %02x %02x %02x",
                            m[0], m[1], m[2], m[3]);
         }
         uint8_t *h = r->hdr;
         GSG_TRY(r_read(r, h, GSG_TSTREAM_FIXED, idx, NULL, off));
         if (memcmp(h, "GSGT", 4) != 0)
-            return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "bad record magic: expected 'GSGT', found %02x %02x %02x %02x", h[0], h[1], h[2], h[3]);
+            return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "expected record magic 'GSGT', found %02x %02x %02x %02x", h[0], h[1], h[2], h[3]);
         if (h[4] != GSG_TSTREAM_VERSION)
-            return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "unsupported version %u: expected 1", h[4]);
+            return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "expected version 1, found unsupported version %u", h[4]);
         unsigned dt = h[5], nd = h[6], flags = h[7];
         uint32_t hb = get_u32(h + 8);
         uint16_t name_len = get_u16(h + 12), meta_len = get_u16(h + 14);
         uint64_t seq = get_u64(h + 16), data_bytes = get_u64(h + 24);
         if (dt == 0 || dt >= GSG_DTYPE_COUNT)
-            return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "unknown dtype code %u: expected 1..7", dt);
-        if (nd > GSG_MAX_DIMS) return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "ndim %u: expected 0..8", nd);
-        if (flags != 0) return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "flags 0x%02x: expected 0 in version 1", flags);
-        if (name_len < 1 || name_len > 255) return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "name length %u: expected 1..255", name_len);
-        if (meta_len > GSG_TSTREAM_MAX_META) return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "meta length %u: expected at most 32768", meta_len);
+            return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "expected a dtype code 1..7, found unknown dtype %u", dt);
+        if (nd > GSG_MAX_DIMS) return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "expected ndim 0..8, found %u", nd);
+        if (flags != 0) return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "expected flags 0 in version 1, found 0x%02x", flags);
+        if (name_len < 1 || name_len > 255) return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "expected a name length 1..255, found %u", name_len);
+        if (meta_len > GSG_TSTREAM_MAX_META) return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "expected a meta length of at most 32768, found %u", meta_len);
         uint64_t need = GSG_TSTREAM_FIXED + 8ull * nd + name_len + meta_len;
         if (hb % 64 != 0 || hb < need || hb > GSG_TSTREAM_MAX_HEADER)
-            return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "header_bytes %u: expected a multiple of 64 in %llu..65536", hb, (unsigned long long)need);
+            return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "expected header_bytes a multiple of 64 in %llu..65536, found %u", (unsigned long long)need, hb);
         GSG_TRY(r_read(r, h + GSG_TSTREAM_FIXED, hb - GSG_TSTREAM_FIXED, idx, NULL, off));
         int64_t dims[GSG_MAX_DIMS];
         for (unsigned i = 0; i < nd; i++) {
             uint64_t d = get_u64(h + 32 + 8 * i);
-            if (d > (uint64_t)INT64_MAX) return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "dim %u is %llu: too large", i, (unsigned long long)d);
+            if (d > (uint64_t)INT64_MAX) return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "expected dim %u below 2^63, found %llu", i, (unsigned long long)d);
             dims[i] = (int64_t)d;
         }
         const char *nm = (const char *)h + 32 + 8 * nd;
         memcpy(rec->name, nm, name_len);
         rec->name[name_len] = 0;
         if (!gsg_tstream_name_valid(rec->name) || strlen(rec->name) != name_len)
-            return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "invalid record name: expected 1-255 chars of [a-z0-9_.]");
+            return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "expected a record name of 1-255 chars of [a-z0-9_.], found an invalid one");
         char *meta = (char *)h + 32 + 8 * nd + name_len;
-        if (memchr(meta, 0, meta_len)) return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "meta holds a NUL byte");
+        if (memchr(meta, 0, meta_len)) return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "expected key=value text in meta, found a NUL byte");
         for (uint64_t i = need; i < hb; i++)
-            if (h[i] != 0) return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "nonzero header padding at header byte %llu", (unsigned long long)i);
+            if (h[i] != 0) return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "expected zero header padding, found a nonzero byte at header byte %llu", (unsigned long long)i);
         uint64_t expect;
-        if (gsg_shape_bytes((int)nd, dims, gsg_dtype_size((enum gsg_dtype)dt), &expect) != 0)
-            return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "shape overflows 64 bits");
         char sbuf[200];
+        if (gsg_shape_bytes((int)nd, dims, gsg_dtype_size((enum gsg_dtype)dt), &expect) != 0)
+            return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "expected a shape whose byte size fits in 64 bits, found %s of %s (overflow)",
+                           gsg_shape_str(sbuf, sizeof sbuf, (int)nd, dims), gsg_dtype_name((enum gsg_dtype)dt));
         if (expect != data_bytes)
-            return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "data_bytes %llu: shape %s of %s needs %llu",
-                           (unsigned long long)data_bytes, gsg_shape_str(sbuf, sizeof sbuf, (int)nd, dims),
-                           gsg_dtype_name((enum gsg_dtype)dt), (unsigned long long)expect);
+            return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "expected data_bytes %llu for shape %s of %s, found %llu",
+                           (unsigned long long)expect, gsg_shape_str(sbuf, sizeof sbuf, (int)nd, dims),
+                           gsg_dtype_name((enum gsg_dtype)dt), (unsigned long long)data_bytes);
         if (content != ZSTD_CONTENTSIZE_UNKNOWN && content != hb + data_bytes)
-            return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "zstd frame holds %llu bytes: header says %llu",
-                           content, (unsigned long long)(hb + data_bytes));
-        if (data_bytes > SIZE_MAX / 2) return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "record too large");
+            return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "expected a zstd frame of %llu bytes (header + data), found one of %llu",
+                           (unsigned long long)(hb + data_bytes), content);
+        if (data_bytes > SIZE_MAX / 2) return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "expected a record that fits in memory, found %llu bytes of data", (unsigned long long)data_bytes);
         /* data: grow the buffer as bytes arrive, so a lying header cannot force a huge allocation */
         uint64_t got = 0;
         size_t cap_needed = data_bytes ? (size_t)data_bytes : 1;
@@ -520,11 +526,11 @@ gsg_status gsg_tstream_read(struct gsg_tstream_reader *r, struct gsg_record *rec
         if (strcmp(rec->name, GSG_TSTREAM_END_NAME) == 0) {
             int64_t v = 0;
             if (dt != GSG_DTYPE_I64 || nd != 0)
-                return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "end record must be an i64 scalar");
+                return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "expected the end record to be an i64 scalar, found %s of rank %u", gsg_dtype_name((enum gsg_dtype)dt), nd);
             memcpy(&v, r->data, 8);
             if ((uint64_t)v != r->seg_count)
-                return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "end record counts %lld records: %llu were read",
-                               (long long)v, (unsigned long long)r->seg_count);
+                return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "expected the end record to count the %llu records read, found %lld",
+                               (unsigned long long)r->seg_count, (long long)v);
             r->seg_count = 0;
             r->last_was_end = 1;
             continue;
