@@ -8,7 +8,7 @@
 
 struct gsg_knn_opts gsg_knn_opts_default(void)
 {
-    struct gsg_knn_opts o = { .k = 200, .T = 0.1, .classes = 0, .query_block = 512, .bank_block = 4096 };
+    struct gsg_knn_opts o = { .k = 200, .T = 0.1, .classes = 0, .query_block = 256, .bank_block = 1024 };
     return o;
 }
 
@@ -87,8 +87,8 @@ static gsg_status check_inputs(struct gsg_knn_opts *o, const float *bank, const 
     if (Nq < 0 || D < 1) return gsg_err_set(GSG_E_SHAPE, "k-NN: %lld queries of dimension %lld", (long long)Nq, (long long)D);
     if (o->k < 1) return gsg_err_set(GSG_E_USAGE, "k-NN: k = %lld, expected >= 1", (long long)o->k);
     if (!(o->T > 0) || !isfinite(o->T)) return gsg_err_set(GSG_E_USAGE, "k-NN: temperature %g, expected > 0", o->T);
-    if (o->query_block < 1) o->query_block = 512;
-    if (o->bank_block < 1) o->bank_block = 4096;
+    if (o->query_block < 1) o->query_block = 256;
+    if (o->bank_block < 1) o->bank_block = 1024;
     int64_t maxl = -1;
     for (int64_t i = 0; i < Nb; i++) {
         if (bank_labels[i] < 0)
@@ -118,6 +118,32 @@ static void finish(struct gsg_knn_result *res, int64_t scored, int64_t c1, int64
     res->top5 = scored ? (double)c5 / (double)scored : 0.0;
 }
 
+/* Merge similarities s[0..nb) of bank rows b0.. into one query's heap (hs, hi, *n of K). */
+static void merge_row(float *hs, int64_t *hi, int64_t *n, int64_t K, const float *s, int64_t nb, int64_t b0)
+{
+    int64_t j = 0;
+    for (; j < nb && *n < K; j++) heap_push(hs, hi, n, s[j], b0 + j);
+    /* Bank indices only grow, so an equal similarity never beats the root. Most
+     * rows lose against the root: test 64 at a time (vectorised OR), then look closer. */
+    float root = hs[0];
+    while (j < nb) {
+        int64_t e = j + 64 < nb ? j + 64 : nb;
+        int any = 0;
+        for (int64_t i = j; i < e; i++) any |= s[i] > root;
+        if (any) {
+            for (int64_t i = j; i < e; i++) {
+                if (s[i] > root) {
+                    hs[0] = s[i];
+                    hi[0] = b0 + i;
+                    heap_sift_down(hs, hi, K, 0);
+                    root = hs[0];
+                }
+            }
+        }
+        j = e;
+    }
+}
+
 gsg_status gsg_knn_eval(struct gsg_knn_result *res, int64_t *pred,
                         const float *bank, const int64_t *bank_labels, int64_t Nb,
                         const float *query, const int64_t *query_labels, int64_t Nq,
@@ -131,70 +157,64 @@ gsg_status gsg_knn_eval(struct gsg_knn_result *res, int64_t *pred,
     res->classes = C;
     int64_t Qb = o.query_block < Nq ? o.query_block : (Nq > 0 ? Nq : 1);
     int64_t Bb = o.bank_block < Nb ? o.bank_block : Nb;
+    int64_t scored = 0, c1 = 0, c5 = 0, nomem = 0;
     float *bn = gsg_aligned_alloc(sizeof(float) * (size_t)(Nb * D));
-    float *qn = gsg_aligned_alloc(sizeof(float) * (size_t)(Qb * D));
-    float *sim = gsg_aligned_alloc(sizeof(float) * (size_t)(Qb * Bb));   /* (Qb, Bb) */
-    float *hs = malloc(sizeof(float) * (size_t)(Qb * K));                /* (Qb, K) heaps */
-    int64_t *hi = malloc(sizeof(int64_t) * (size_t)(Qb * K));
-    int64_t *hn = malloc(sizeof(int64_t) * (size_t)Qb);
-    int64_t scored = 0, c1 = 0, c5 = 0;
-    gsg_status st = GSG_OK;
-    if (!bn || !qn || !sim || !hs || !hi || !hn) { st = gsg_err_set(GSG_E_NOMEM, "k-NN: out of memory"); goto out; }
+    if (!bn) return gsg_err_set(GSG_E_NOMEM, "k-NN: out of memory for the bank (%lld x %lld)", (long long)Nb, (long long)D);
     memcpy(bn, bank, sizeof(float) * (size_t)(Nb * D));
     gsg_eval_l2_normalize(bn, Nb, D);
-    for (int64_t q0 = 0; q0 < Nq; q0 += Qb) {
-        int64_t nq = Nq - q0 < Qb ? Nq - q0 : Qb;
-        memcpy(qn, query + q0 * D, sizeof(float) * (size_t)(nq * D));
-        gsg_eval_l2_normalize(qn, nq, D);
-        for (int64_t q = 0; q < nq; q++) hn[q] = 0;
-        for (int64_t b0 = 0; b0 < Nb; b0 += Bb) {
-            int64_t nb = Nb - b0 < Bb ? Nb - b0 : Bb;
-            /* sim (nq, nb) = qn (nq, D) . bn[b0:b0+nb] (nb, D)^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nb, (int)D, 1.0f, qn, (int)D,
-                        bn + b0 * D, (int)D, 0.0f, sim, (int)nb);
-#pragma omp parallel for schedule(dynamic, 8)
+    int64_t nblocks = (Nq + Qb - 1) / Qb;
+    /* One parallel region: each thread takes whole query blocks and runs its own
+     * (single-threaded, as OpenBLAS does inside a parallel region) sgemm over the
+     * bank, so there is no barrier per bank block. */
+#pragma omp parallel reduction(+ : scored, c1, c5, nomem)
+    {
+        float *qn = gsg_aligned_alloc(sizeof(float) * (size_t)(Qb * D));   /* (Qb, D) */
+        float *sim = gsg_aligned_alloc(sizeof(float) * (size_t)(Qb * Bb)); /* (Qb, Bb) */
+        float *hs = malloc(sizeof(float) * (size_t)(Qb * K));              /* (Qb, K) heaps */
+        int64_t *hi = malloc(sizeof(int64_t) * (size_t)(Qb * K));
+        int64_t *hn = malloc(sizeof(int64_t) * (size_t)Qb);
+        double *score = malloc(sizeof(double) * (size_t)C);
+        int ok = qn && sim && hs && hi && hn && score;
+        if (!ok) nomem++;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t blk = 0; blk < nblocks; blk++) {
+            if (!ok) continue;
+            int64_t q0 = blk * Qb, nq = Nq - q0 < Qb ? Nq - q0 : Qb;
+            memcpy(qn, query + q0 * D, sizeof(float) * (size_t)(nq * D));
             for (int64_t q = 0; q < nq; q++) {
-                float *s = sim + q * nb, *qs = hs + q * K;
-                int64_t *qi = hi + q * K, n = hn[q];
-                int64_t j = 0;
-                for (; j < nb && n < K; j++) heap_push(qs, qi, &n, s[j], b0 + j);
-                /* Bank indices only grow, so an equal similarity never beats the root. */
-                float root = qs[0];
-                for (; j < nb; j++) {
-                    if (s[j] > root) {
-                        qs[0] = s[j];
-                        qi[0] = b0 + j;
-                        heap_sift_down(qs, qi, K, 0);
-                        root = qs[0];
-                    }
-                }
-                hn[q] = n;
+                float *r = qn + q * D;
+                double ss = 0;
+                for (int64_t d = 0; d < D; d++) ss += (double)r[d] * r[d];
+                float inv = (float)(1.0 / fmax(sqrt(ss), 1e-12));
+                for (int64_t d = 0; d < D; d++) r[d] *= inv;
+                hn[q] = 0;
             }
-        }
-#pragma omp parallel reduction(+ : scored, c1, c5)
-        {
-            double *score = malloc(sizeof(double) * (size_t)C);
-#pragma omp for schedule(static)
+            for (int64_t b0 = 0; b0 < Nb; b0 += Bb) {
+                int64_t nb = Nb - b0 < Bb ? Nb - b0 : Bb;
+                /* sim (nq, nb) = qn (nq, D) . bn[b0:b0+nb] (nb, D)^T */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nb, (int)D, 1.0f, qn, (int)D,
+                            bn + b0 * D, (int)D, 0.0f, sim, (int)nb);
+                for (int64_t q = 0; q < nq; q++) merge_row(hs + q * K, hi + q * K, &hn[q], K, sim + q * nb, nb, b0);
+            }
             for (int64_t q = 0; q < nq; q++) {
-                if (!score) continue;
                 int64_t label = query_labels ? query_labels[q0 + q] : -1;
                 int in1, in5;
                 int64_t best = vote(score, C, hs + q * K, hi + q * K, hn[q], bank_labels, o.T, label, &in1, &in5);
                 if (pred) pred[q0 + q] = best;
                 if (label >= 0) { scored++; c1 += in1; c5 += in5; }
             }
-            free(score);
         }
+        gsg_aligned_free(qn);
+        gsg_aligned_free(sim);
+        free(hs);
+        free(hi);
+        free(hn);
+        free(score);
     }
-    finish(res, scored, c1, c5);
-out:
     gsg_aligned_free(bn);
-    gsg_aligned_free(qn);
-    gsg_aligned_free(sim);
-    free(hs);
-    free(hi);
-    free(hn);
-    return st;
+    if (nomem) return gsg_err_set(GSG_E_NOMEM, "k-NN: out of memory for the similarity blocks");
+    finish(res, scored, c1, c5);
+    return GSG_OK;
 }
 
 /* ---- naive reference ---- */

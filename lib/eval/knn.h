@@ -13,9 +13,11 @@
  * Queries with label < 0 are classified but not scored.
  *
  * Speed: the similarities are one blocked sgemm per (query block, bank block); each
- * query keeps a partial top-k (a min-heap) across bank blocks; the heap merge runs
- * in parallel over queries (OpenMP). Memory: the two normalised copies plus one
- * Qb x Bb block of similarities. */
+ * query keeps a partial top-k (a min-heap) across bank blocks, and most candidates
+ * are rejected by a vectorised test against the heap's root. Query blocks run in
+ * parallel (OpenMP), each thread with its own single-threaded sgemm. Memory: a
+ * normalised copy of the bank plus, per thread, one Qb x Bb block of similarities
+ * and Qb heaps of k entries. */
 #ifndef GSG_EVAL_KNN_H
 #define GSG_EVAL_KNN_H
 #include <stdint.h>
@@ -25,8 +27,8 @@ struct gsg_knn_opts {
     int64_t k;            /* neighbours (default 200) */
     double T;             /* temperature (default 0.1) */
     int64_t classes;      /* number of classes; 0 = max label + 1 over bank and queries */
-    int64_t query_block;  /* rows of queries per sgemm (default 512) */
-    int64_t bank_block;   /* rows of bank per sgemm (default 4096) */
+    int64_t query_block;  /* rows of queries per sgemm (default 256) */
+    int64_t bank_block;   /* rows of bank per sgemm (default 1024) */
 };
 struct gsg_knn_opts gsg_knn_opts_default(void);
 
