@@ -365,6 +365,9 @@ gsg_status gsg_trainer_step(struct gsg_trainer *tr, const struct gsg_train_batch
     }
     st->select_seconds = gsg_now() - ts;
     st->loss_rows = tr->loss_rows;
+    /* test hook: GSG_TEST_NAN_STEP=S poisons the loss of step S (tests of the non-finite path) */
+    const char *hook = getenv("GSG_TEST_NAN_STEP");
+    if (hook && *hook && strtoll(hook, NULL, 10) == tr->step) st->loss = NAN;
     if (!isfinite(st->loss) || !all_finite(tr->dp[0], N * D) || !all_finite(tr->dp[1], N * D))
         return gsg_err_set(GSG_E_NUMERIC, "step %lld (epoch %lld): loss is %g", (long long)tr->step, (long long)epoch, st->loss);
     /* collapse monitors on the online network's view-A1 projections and features */

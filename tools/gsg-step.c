@@ -1,0 +1,440 @@
+/* gsg-step: train SimSiam or BYOL, with or without Guided Stop-Gradient, from view batches.
+ * Options -> struct gsg_train_config -> lib/ssl/train.c; this file holds no numerics. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "core/afile.h"
+#include "core/tool.h"
+#include "io/tstream.h"
+#include "ssl/train.h"
+
+static const char *PROG = "gsg-step";
+
+static void usage(void)
+{
+    printf("Usage: %s [OPTIONS] [-i INPUT]\n"
+           "Train SimSiam or BYOL, with or without Guided Stop-Gradient (DESIGN.md §3), from the view\n"
+           "batches of gsg-augment (records 'views' u8 [N,V,C,H,W], 'index', 'label'; stdin by default).\n"
+           "Inputs are normalised with the mean=/std= meta of 'views'.\n"
+           "\n"
+           "Method:\n"
+           "      --method M          simsiam|byol (default simsiam)\n"
+           "      --gsg               Guided Stop-Gradient (needs 4 views per image)\n"
+           "      --gsg-pairing P     4view (the paper, default) | 2view (pair image n with image r[n]'s\n"
+           "                          own two views: needs 2 views, half the encoder work)\n"
+           "      --gsg-distance D    euclidean (the paper, default) | normalized | cosine\n"
+           "      --no-predictor      the ablation: predictor = identity\n"
+           "      --fix-pred-lr       the predictor's lr stays at the base lr\n"
+           "Recipe and hyper-parameters (defaults from --recipe, else the stream's recipe= meta, else cifar):\n"
+           "      --recipe R          cifar|fmnist|imagenet\n"
+           "      --arch A            resnet18|resnet34|resnet50\n"
+           "      --width W           backbone base width\n"
+           "      --proj-dim D        projector output and hidden width\n"
+           "      --pred-dim P        predictor hidden width\n"
+           "      --lr X              base lr (default: the recipe's 0.03*B/256, BYOL on cifar 0.06*B/128)\n"
+           "      --wd X              weight decay\n"
+           "      --momentum X        SGD momentum (0.9)\n"
+           "      --ema X             BYOL target momentum (0.99)\n"
+           "      --ema-cosine        BYOL: raise the target momentum to 1 along a cosine\n"
+           "      --epochs E          epochs for the cosine schedule\n"
+           "      --warmup E          linear warmup epochs (0)\n"
+           "      --steps-per-epoch S batches per epoch (default: the stream's batches_per_epoch= meta)\n"
+           "      --seed S            initialisation and pairing seed (default: the stream's seed= meta, else 0)\n"
+           "      --rank R            data-parallel rank: keys the pairing permutation (0)\n"
+           "Run:\n"
+           "  -i, --input FILE        view batches (default '-', stdin)\n"
+           "      --steps N           stop after global step N (the schedule still spans all epochs)\n"
+           "      --ckpt FILE         checkpoint, written atomically every --save-every steps and at the end\n"
+           "      --save-every K      (default 0: only at the end)\n"
+           "      --resume FILE       continue a checkpoint; the input's batches before its step are skipped\n"
+           "      --metrics FILE      JSON lines per step: loss, lr, GSG choice counts k0..k3, collapse\n"
+           "                          monitors (erank_z, erank_h, std_z, cos_views), img_s\n"
+           "      --monitor-every K   compute the collapse monitors every K steps (default 1)\n"
+           "      --dump DIR          write DIR/dump.gsgt: gsg.z f32 [4,N,D], gsg.perm, gsg.choice, gsg.loss\n"
+           "      --dump-every K      steps between dumps (default 1)\n"
+           "      --threads T         OpenMP threads\n"
+           "      --device D          cpu|cuda (default cpu)\n"
+           "      --progress          progress line with ETA on stderr even when it is not a terminal\n"
+           "  -h, --help              this help, on stdout\n"
+           "  -V, --version           version\n"
+           "\n"
+           "Exit status: 0 success, 1 runtime failure (bad input, non-finite loss: the last good\n"
+           "checkpoint stays as it was), 2 usage error.\n",
+           PROG);
+}
+
+enum {
+    O_METHOD = 256, O_GSG, O_PAIRING, O_DISTANCE, O_NOPRED, O_FIXPRED, O_RECIPE, O_ARCH, O_WIDTH, O_PROJ, O_PRED,
+    O_LR, O_WD, O_MOM, O_EMA, O_EMACOS, O_EPOCHS, O_WARMUP, O_SPE, O_SEED, O_RANK, O_STEPS, O_CKPT, O_SAVE, O_RESUME,
+    O_METRICS, O_MONITOR, O_DUMP, O_DUMPEVERY, O_THREADS, O_DEVICE, O_PROGRESS,
+};
+
+struct step_opts {
+    const char *input, *recipe, *arch, *ckpt, *resume, *metrics, *dump;
+    enum gsg_method method;
+    int gsg, no_pred, fix_pred, ema_cos, progress, pairing_set, dist_set;
+    enum gsg_pairing pairing;
+    enum gsg_dist dist;
+    int64_t width, proj, pred, epochs, warmup, spe, seed, rank, steps, save_every, monitor_every, dump_every, threads;
+    double lr, wd, mom, ema;
+    int set_lr, set_wd, set_mom, set_ema, set_seed;
+    enum gsg_dev dev;
+};
+
+static int parse(int argc, char **argv, struct step_opts *o)
+{
+    static const struct option lo[] = {
+        {"method", 1, 0, O_METHOD}, {"gsg", 0, 0, O_GSG}, {"gsg-pairing", 1, 0, O_PAIRING},
+        {"gsg-distance", 1, 0, O_DISTANCE}, {"no-predictor", 0, 0, O_NOPRED}, {"fix-pred-lr", 0, 0, O_FIXPRED},
+        {"recipe", 1, 0, O_RECIPE}, {"arch", 1, 0, O_ARCH}, {"width", 1, 0, O_WIDTH}, {"proj-dim", 1, 0, O_PROJ},
+        {"pred-dim", 1, 0, O_PRED}, {"lr", 1, 0, O_LR}, {"wd", 1, 0, O_WD}, {"momentum", 1, 0, O_MOM},
+        {"ema", 1, 0, O_EMA}, {"ema-cosine", 0, 0, O_EMACOS}, {"epochs", 1, 0, O_EPOCHS}, {"warmup", 1, 0, O_WARMUP},
+        {"steps-per-epoch", 1, 0, O_SPE}, {"seed", 1, 0, O_SEED}, {"rank", 1, 0, O_RANK}, {"steps", 1, 0, O_STEPS},
+        {"ckpt", 1, 0, O_CKPT}, {"save-every", 1, 0, O_SAVE}, {"resume", 1, 0, O_RESUME}, {"metrics", 1, 0, O_METRICS},
+        {"monitor-every", 1, 0, O_MONITOR}, {"dump", 1, 0, O_DUMP}, {"dump-every", 1, 0, O_DUMPEVERY},
+        {"threads", 1, 0, O_THREADS}, {"device", 1, 0, O_DEVICE}, {"progress", 0, 0, O_PROGRESS},
+        {"input", 1, 0, 'i'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
+    memset(o, 0, sizeof *o);
+    o->input = "-";
+    o->monitor_every = 1;
+    o->dump_every = 1;
+    o->dev = GSG_DEV_CPU;
+    opterr = 0;
+    int c;
+    const int64_t BIG = (int64_t)1 << 40;
+    while ((c = getopt_long(argc, argv, ":i:hV", lo, NULL)) != -1) {
+        switch (c) {
+        case O_METHOD:
+            if (!strcmp(optarg, "simsiam")) o->method = GSG_METHOD_SIMSIAM;
+            else if (!strcmp(optarg, "byol")) o->method = GSG_METHOD_BYOL;
+            else return gsg_tool_usage_error("--method: '%s' is not simsiam or byol", optarg);
+            break;
+        case O_GSG: o->gsg = 1; break;
+        case O_PAIRING:
+            if (!strcmp(optarg, "4view")) o->pairing = GSG_PAIR_4VIEW;
+            else if (!strcmp(optarg, "2view")) o->pairing = GSG_PAIR_2VIEW;
+            else return gsg_tool_usage_error("--gsg-pairing: '%s' is not 4view or 2view", optarg);
+            o->pairing_set = 1;
+            break;
+        case O_DISTANCE:
+            if (gsg_dist_parse(optarg, &o->dist)) return gsg_tool_usage_error("--gsg-distance: '%s' is not euclidean, normalized or cosine", optarg);
+            o->dist_set = 1;
+            break;
+        case O_NOPRED: o->no_pred = 1; break;
+        case O_FIXPRED: o->fix_pred = 1; break;
+        case O_RECIPE:
+            if (strcmp(optarg, "cifar") && strcmp(optarg, "fmnist") && strcmp(optarg, "imagenet"))
+                return gsg_tool_usage_error("--recipe: '%s' is not cifar, fmnist or imagenet", optarg);
+            o->recipe = optarg;
+            break;
+        case O_ARCH:
+            if (strcmp(optarg, "resnet18") && strcmp(optarg, "resnet34") && strcmp(optarg, "resnet50"))
+                return gsg_tool_usage_error("--arch: '%s' is not resnet18, resnet34 or resnet50", optarg);
+            o->arch = optarg;
+            break;
+        case O_WIDTH: if (gsg_parse_i64("--width", optarg, 1, 1024, &o->width)) return 2; break;
+        case O_PROJ: if (gsg_parse_i64("--proj-dim", optarg, 1, 65536, &o->proj)) return 2; break;
+        case O_PRED: if (gsg_parse_i64("--pred-dim", optarg, 1, 65536, &o->pred)) return 2; break;
+        case O_LR: if (gsg_parse_f64("--lr", optarg, 1e-12, 1e6, &o->lr)) return 2; o->set_lr = 1; break;
+        case O_WD: if (gsg_parse_f64("--wd", optarg, 0, 1, &o->wd)) return 2; o->set_wd = 1; break;
+        case O_MOM: if (gsg_parse_f64("--momentum", optarg, 0, 0.999999, &o->mom)) return 2; o->set_mom = 1; break;
+        case O_EMA: if (gsg_parse_f64("--ema", optarg, 0, 1, &o->ema)) return 2; o->set_ema = 1; break;
+        case O_EMACOS: o->ema_cos = 1; break;
+        case O_EPOCHS: if (gsg_parse_i64("--epochs", optarg, 1, 1000000, &o->epochs)) return 2; break;
+        case O_WARMUP: if (gsg_parse_i64("--warmup", optarg, 0, 1000000, &o->warmup)) return 2; break;
+        case O_SPE: if (gsg_parse_i64("--steps-per-epoch", optarg, 1, BIG, &o->spe)) return 2; break;
+        case O_SEED: if (gsg_parse_i64("--seed", optarg, 0, INT64_MAX, &o->seed)) return 2; o->set_seed = 1; break;
+        case O_RANK: if (gsg_parse_i64("--rank", optarg, 0, 1 << 20, &o->rank)) return 2; break;
+        case O_STEPS: if (gsg_parse_i64("--steps", optarg, 1, BIG, &o->steps)) return 2; break;
+        case O_CKPT: o->ckpt = optarg; break;
+        case O_SAVE: if (gsg_parse_i64("--save-every", optarg, 0, BIG, &o->save_every)) return 2; break;
+        case O_RESUME: o->resume = optarg; break;
+        case O_METRICS: o->metrics = optarg; break;
+        case O_MONITOR: if (gsg_parse_i64("--monitor-every", optarg, 0, BIG, &o->monitor_every)) return 2; break;
+        case O_DUMP: o->dump = optarg; break;
+        case O_DUMPEVERY: if (gsg_parse_i64("--dump-every", optarg, 1, BIG, &o->dump_every)) return 2; break;
+        case O_THREADS: if (gsg_parse_i64("--threads", optarg, 1, 1024, &o->threads)) return 2; break;
+        case O_DEVICE:
+            if (!strcmp(optarg, "cpu")) o->dev = GSG_DEV_CPU;
+            else if (!strcmp(optarg, "cuda")) o->dev = GSG_DEV_CUDA;
+            else return gsg_tool_usage_error("--device: '%s' is not cpu or cuda", optarg);
+            break;
+        case O_PROGRESS: o->progress = 1; break;
+        case 'i': o->input = optarg; break;
+        case 'h': usage(); return -1;
+        case 'V': printf("%s %s\n", PROG, GSG_VERSION); return -1;
+        case ':': return gsg_tool_usage_error("option '%s' needs an argument", argv[optind - 1]);
+        default: return gsg_tool_usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return gsg_tool_usage_error("unexpected argument '%s' (the input is -i FILE)", argv[optind]);
+    if (o->method != GSG_METHOD_BYOL && (o->set_ema || o->ema_cos)) return gsg_tool_usage_error("--ema and --ema-cosine need --method byol");
+    if (!o->gsg && (o->pairing_set || o->dist_set)) return gsg_tool_usage_error("--gsg-pairing and --gsg-distance need --gsg");
+    if (o->dump && !o->gsg) return gsg_tool_usage_error("--dump needs --gsg (it writes the GSG projections and choices)");
+    if (o->no_pred && o->pred) return gsg_tool_usage_error("--no-predictor and --pred-dim exclude each other");
+    if (o->save_every && !o->ckpt) return gsg_tool_usage_error("--save-every needs --ckpt");
+    return 0;
+}
+
+/* Build the configuration from the first batch's meta and the options. */
+static gsg_status make_config(struct gsg_train_config *c, const struct step_opts *o, const struct gsg_record *rec,
+                              const char *path)
+{
+    char v[128];
+    const char *recipe = o->recipe;
+    if (!recipe && gsg_meta_get(rec->meta, "recipe", v, sizeof v) &&
+        (!strcmp(v, "cifar") || !strcmp(v, "fmnist") || !strcmp(v, "imagenet")))
+        recipe = v;
+    if (!recipe) recipe = "cifar";
+    GSG_TRY(gsg_train_config_recipe(c, recipe));
+    c->method = o->method;
+    c->gsg = o->gsg;
+    c->pairing = o->pairing;
+    c->dist = o->dist;
+    c->fix_pred_lr |= o->fix_pred;
+    if (o->arch) c->net.arch = !strcmp(o->arch, "resnet18") ? GSG_ARCH_RESNET18 : !strcmp(o->arch, "resnet34") ? GSG_ARCH_RESNET34 : GSG_ARCH_RESNET50;
+    if (o->width) c->net.width = (int)o->width;
+    if (o->proj) c->net.proj_dim = c->net.proj_hidden = (int)o->proj;
+    if (o->pred) c->net.pred_hidden = (int)o->pred;
+    if (o->no_pred) c->net.pred_hidden = 0;
+    if (o->set_lr) c->lr = o->lr;
+    if (o->set_wd) c->wd = o->wd;
+    if (o->set_mom) c->momentum = o->mom;
+    if (o->set_ema) c->ema = o->ema;
+    c->ema_cosine = o->ema_cos;
+    if (o->epochs) c->epochs = o->epochs;
+    c->warmup = o->warmup;
+    c->rank = o->rank;
+    c->batch = rec->t.dims[0];
+    c->net.in_channels = (int)rec->t.dims[2];
+    c->image_h = rec->t.dims[3];
+    c->image_w = rec->t.dims[4];
+    if (o->set_seed) c->seed = (uint64_t)o->seed;
+    else if (gsg_meta_get(rec->meta, "seed", v, sizeof v)) c->seed = strtoull(v, NULL, 10);
+    if (o->spe) c->steps_per_epoch = o->spe;
+    else if (gsg_meta_get(rec->meta, "batches_per_epoch", v, sizeof v) && atoll(v) > 0) c->steps_per_epoch = atoll(v);
+    else return gsg_err_set(GSG_E_USAGE, "%s: the stream has no batches_per_epoch= meta: give --steps-per-epoch", path);
+    if (c->warmup >= c->epochs && c->warmup > 0) return gsg_err_set(GSG_E_USAGE, "--warmup %lld must be below --epochs %lld", (long long)c->warmup, (long long)c->epochs);
+    return GSG_OK;
+}
+
+/* mean=m0,m1,m2 / std=s0,s1,s2 from the views meta. */
+static gsg_status norm_consts(struct gsg_train_batch *b, const struct gsg_tstream_reader *r, const struct gsg_record *rec)
+{
+    const char *keys[2] = {"mean", "std"};
+    for (int k = 0; k < 2; k++) {
+        char v[256];
+        float *dst = k ? b->std : b->mean;
+        if (!gsg_meta_get(rec->meta, keys[k], v, sizeof v))
+            return gsg_tstream_record_error(r, rec, GSG_E_FORMAT, "expected meta %s=v0,... (normalisation), found none", keys[k]);
+        char *p = v;
+        for (int64_t c = 0; c < b->C; c++) {
+            char *end;
+            double x = strtod(p, &end);
+            if (end == p || !isfinite(x) || (k && x <= 0))
+                return gsg_tstream_record_error(r, rec, GSG_E_FORMAT, "meta %s=%s: expected %lld %s numbers", keys[k], v,
+                                                (long long)b->C, k ? "positive" : "");
+            dst[c] = (float)x;
+            p = end;
+            if (*p == ',') p++;
+        }
+    }
+    return GSG_OK;
+}
+
+static void json_num(FILE *f, const char *key, double x)
+{
+    if (isfinite(x)) fprintf(f, ",\"%s\":%.9g", key, x);
+    else fprintf(f, ",\"%s\":null", key);
+}
+
+static gsg_status write_metrics(FILE *f, const struct gsg_train_stats *s)
+{
+    fprintf(f, "{\"step\":%lld,\"epoch\":%lld", (long long)s->step, (long long)s->epoch);
+    json_num(f, "loss", s->loss);
+    json_num(f, "lr", s->lr);
+    json_num(f, "lr_pred", s->lr_pred);
+    json_num(f, "ema", s->ema);
+    fprintf(f, ",\"k\":[%lld,%lld,%lld,%lld]", (long long)s->counts[0], (long long)s->counts[1], (long long)s->counts[2],
+            (long long)s->counts[3]);
+    json_num(f, "erank_z", s->erank_z);
+    json_num(f, "erank_h", s->erank_h);
+    json_num(f, "std_z", s->std_z);
+    json_num(f, "cos_views", s->cos_views);
+    json_num(f, "img_s", (double)s->N / s->seconds);
+    json_num(f, "select_ms", 1e3 * s->select_seconds);
+    json_num(f, "step_ms", 1e3 * s->seconds);
+    fputs("}\n", f);
+    return ferror(f) ? gsg_err_set(GSG_E_IO, "metrics: write error: %s", strerror(errno)) : GSG_OK;
+}
+
+static gsg_status write_dump(struct gsg_tstream_writer *w, float *zbuf, const struct gsg_train_stats *s, enum gsg_dist dist)
+{
+    const int64_t N = s->N, D = s->D;
+    for (int v = 0; v < 4; v++) memcpy(zbuf + v * N * D, s->z[v], (size_t)(N * D) * sizeof(float));
+    char meta[128] = "";
+    gsg_meta_add(meta, sizeof meta, "distance", "%s", gsg_dist_name(dist));
+    gsg_meta_add(meta, sizeof meta, "step", "%lld", (long long)s->step);
+    int64_t dz[3] = {4, N, D}, dn[1] = {N};
+    GSG_TRY(gsg_tstream_write_raw(w, "gsg.z", (uint64_t)s->step, meta, GSG_DTYPE_F32, 3, dz, zbuf));
+    GSG_TRY(gsg_tstream_write_raw(w, "gsg.perm", (uint64_t)s->step, NULL, GSG_DTYPE_I64, 1, dn, s->perm));
+    GSG_TRY(gsg_tstream_write_raw(w, "gsg.choice", (uint64_t)s->step, NULL, GSG_DTYPE_I64, 1, dn, s->choice));
+    GSG_TRY(gsg_tstream_write_raw(w, "gsg.loss", (uint64_t)s->step, NULL, GSG_DTYPE_F32, 1, dn, s->loss_rows));
+    return GSG_OK;
+}
+
+/* Read the index and label records that follow a views record. */
+static gsg_status read_rest(struct gsg_tstream_reader *r, int64_t N, uint64_t seq)
+{
+    const char *names[2] = {"index", "label"};
+    for (int i = 0; i < 2; i++) {
+        struct gsg_record rec;
+        gsg_status st = gsg_tstream_read(r, &rec);
+        if (st == GSG_END) return gsg_err_set(GSG_E_TRUNCATED, "%s: expected record '%s' after 'views' seq %llu, found the end",
+                                              gsg_tstream_path(r), names[i], (unsigned long long)seq);
+        GSG_TRY(st);
+        int64_t want[1] = {N};
+        GSG_TRY(gsg_tstream_expect(r, &rec, names[i], GSG_DTYPE_I64, 1, want));
+        if (rec.seq != seq) return gsg_tstream_record_error(r, &rec, GSG_E_FORMAT, "seq %llu, expected %llu (that of its 'views')",
+                                                            (unsigned long long)rec.seq, (unsigned long long)seq);
+    }
+    return GSG_OK;
+}
+
+int main(int argc, char **argv)
+{
+    gsg_tool_init(argc, argv, PROG);
+    struct step_opts o;
+    int prc = parse(argc, argv, &o);
+    if (prc == -1) return gsg_tool_finish(0);
+    if (prc) return prc;
+    if (gsg_tool_stdin_is_tty(o.input)) return gsg_tool_usage_error("refusing to read a binary stream from a terminal (use -i FILE or a pipe)");
+    if (o.threads) omp_set_num_threads((int)o.threads);
+
+    struct gsg_tstream_reader *r = NULL;
+    struct gsg_tstream_writer *dw = NULL;
+    struct gsg_afile *mf = NULL;
+    struct gsg_trainer *tr = NULL;
+    float *zbuf = NULL;
+    char *rconf = NULL, *rstate = NULL;
+    int64_t last_saved = -1;
+    struct gsg_progress prog;
+    memset(&prog, 0, sizeof prog);
+    struct gsg_record rec;
+    struct gsg_train_config cfg;
+    gsg_status st = gsg_tstream_open_read(&r, o.input);
+    if (st < 0) goto out;
+    /* the first batch fixes the shapes, the normalisation and the schedule */
+    st = gsg_tstream_read(r, &rec);
+    if (st == GSG_END) { st = gsg_err_set(GSG_E_FORMAT, "%s: expected records 'views' u8 [N,V,C,H,W], found none", gsg_tstream_path(r)); goto out; }
+    if (st < 0) goto out;
+    int64_t vd[5] = {-1, -1, -1, -1, -1};
+    if ((st = gsg_tstream_expect(r, &rec, "views", GSG_DTYPE_U8, 5, vd)) < 0) goto out;
+    int64_t V = rec.t.dims[1];
+    if (o.gsg && o.pairing == GSG_PAIR_4VIEW && V < 4) {
+        st = gsg_err_set(GSG_E_USAGE, "%s: --gsg needs 4 views per image and the stream has %lld (run gsg-augment --views 4, "
+                         "or use --gsg-pairing 2view)", gsg_tstream_path(r), (long long)V);
+        goto out;
+    }
+    if (V < 2) { st = gsg_tstream_record_error(r, &rec, GSG_E_FORMAT, "%lld view per image, expected at least 2", (long long)V); goto out; }
+    if (rec.t.dims[2] > 3) { st = gsg_tstream_record_error(r, &rec, GSG_E_FORMAT, "%lld channels, expected 1 or 3", (long long)rec.t.dims[2]); goto out; }
+    struct gsg_train_batch b = {0};
+    b.C = rec.t.dims[2];
+    if ((st = norm_consts(&b, r, &rec)) < 0) goto out;
+    if ((st = make_config(&cfg, &o, &rec, gsg_tstream_path(r))) < 0) goto out;
+    if (o.resume) {
+        char mine[4096], key[128], va[256], vb2[256];
+        if ((st = gsg_ckpt_read_text(o.resume, &rconf, &rstate)) < 0) goto out;
+        gsg_train_config_format(&cfg, mine, sizeof mine);
+        if (rconf && gsg_train_config_diff(rconf, mine, key, sizeof key, va, vb2, sizeof va)) {
+            st = gsg_err_set(GSG_E_USAGE, "--resume %s: the checkpoint was trained with %s=%s, this command gives %s=%s",
+                             o.resume, key, va, key, vb2);
+            goto out;
+        }
+    }
+    if ((st = gsg_trainer_create(&tr, &cfg, o.dev)) < 0) goto out;
+    gsg_trainer_set_monitor_every(tr, o.monitor_every);
+    if (o.resume && (st = gsg_trainer_load(tr, o.resume)) < 0) goto out;
+    int64_t total = gsg_trainer_total_steps(tr);
+    int64_t stop = o.steps && o.steps < total ? o.steps : total;
+    if (o.metrics && (st = gsg_afile_open(&mf, o.metrics)) < 0) goto out;
+    if (o.dump) {
+        if (mkdir(o.dump, 0777) != 0 && errno != EEXIST) { st = gsg_err_set(GSG_E_IO, "%s: cannot create directory: %s", o.dump, strerror(errno)); goto out; }
+        char dp[4096];
+        snprintf(dp, sizeof dp, "%s/dump.gsgt", o.dump);
+        if ((st = gsg_tstream_open_write(&dw, dp, 1)) < 0) goto out;
+        zbuf = gsg_aligned_alloc((size_t)(4 * cfg.batch * cfg.net.proj_dim) * sizeof(float));
+        if (!zbuf) { st = gsg_err_set(GSG_E_NOMEM, "out of memory"); goto out; }
+    }
+    last_saved = o.resume ? gsg_trainer_step_index(tr) : -1;
+    gsg_progress_init(&prog, o.progress, "step", stop);
+    double img = 0, t_run = gsg_now();
+    int have = 1;   /* rec holds a views record */
+    while (gsg_trainer_step_index(tr) < stop) {
+        if (!have) {
+            st = gsg_tstream_read(r, &rec);
+            if (st == GSG_END) break;
+            if (st < 0) goto out;
+            int64_t want[5] = {-1, V, b.C, cfg.image_h, cfg.image_w};
+            if ((st = gsg_tstream_expect(r, &rec, "views", GSG_DTYPE_U8, 5, want)) < 0) goto out;
+        }
+        have = 0;
+        uint64_t seq = rec.seq;
+        int64_t N = rec.t.dims[0];
+        if (N > cfg.batch) { st = gsg_tstream_record_error(r, &rec, GSG_E_FORMAT, "%lld images, more than the first batch's %lld", (long long)N, (long long)cfg.batch); goto out; }
+        if ((int64_t)seq >= gsg_trainer_step_index(tr)) {   /* batches before a resumed step are skipped */
+            if ((int64_t)seq != gsg_trainer_step_index(tr)) {
+                st = gsg_tstream_record_error(r, &rec, GSG_E_FORMAT, "batch seq %llu, expected %lld (the next step)",
+                                              (unsigned long long)seq, (long long)gsg_trainer_step_index(tr));
+                goto out;
+            }
+            struct gsg_train_stats s;
+            b.views = rec.t.data; b.N = N; b.V = V; b.H = cfg.image_h; b.W = cfg.image_w;
+            st = gsg_trainer_step(tr, &b, &s);
+            if (st == GSG_E_NUMERIC) {
+                char m[512];
+                snprintf(m, sizeof m, "%s", gsg_err_msg());
+                if (!o.ckpt) gsg_err_set(st, "%s: stopped (no --ckpt was given)", m);
+                else if (last_saved >= 0)
+                    gsg_err_set(st, "%s: stopped; the last good checkpoint %s (step %lld) is unchanged", m, o.ckpt, (long long)last_saved);
+                else gsg_err_set(st, "%s: stopped; no checkpoint had been saved yet", m);
+                if (mf) { gsg_afile_commit(mf); mf = NULL; }   /* the metrics up to here are valid */
+                goto out;
+            }
+            if (st < 0) goto out;
+            img += (double)N;
+            if (mf && (st = write_metrics(mf->f, &s)) < 0) goto out;
+            if (dw && s.step % o.dump_every == 0 && (st = write_dump(dw, zbuf, &s, cfg.dist)) < 0) goto out;
+            int64_t done = gsg_trainer_step_index(tr);
+            if (o.ckpt && o.save_every && done % o.save_every == 0 && done < stop) {
+                if ((st = gsg_trainer_save(tr, o.ckpt)) < 0) goto out;
+                last_saved = done;
+            }
+            char extra[160];
+            snprintf(extra, sizeof extra, "epoch %lld loss %.4f k %lld/%lld/%lld/%lld %.1f img/s", (long long)s.epoch, s.loss,
+                     (long long)s.counts[0], (long long)s.counts[1], (long long)s.counts[2], (long long)s.counts[3],
+                     img / (gsg_now() - t_run));
+            gsg_progress_update(&prog, done, extra);
+        }
+        if ((st = read_rest(r, N, seq)) < 0) goto out;
+    }
+    gsg_progress_finish(&prog, gsg_trainer_step_index(tr), NULL);
+    if (o.ckpt && (st = gsg_trainer_save(tr, o.ckpt)) < 0) goto out;
+    if (dw) { st = gsg_tstream_close(dw); dw = NULL; if (st < 0) goto out; }
+    if (mf) { st = gsg_afile_commit(mf); mf = NULL; if (st < 0) goto out; }
+    st = GSG_OK;
+out:
+    if (dw) gsg_tstream_abort(dw);
+    if (mf) gsg_afile_abort(mf);
+    if (r) gsg_tstream_close_read(r);
+    gsg_trainer_destroy(tr);
+    gsg_aligned_free(zbuf);
+    free(rconf);
+    free(rstate);
+    return gsg_tool_finish(gsg_tool_report(st));
+}
