@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "core/afile.h"
 #include "core/tool.h"
 #include "io/imgwrite.h"
@@ -233,10 +234,49 @@ static int refuse_tty_out(const struct opts *o, const char *what)
 
 static int refuse_tty_in(const struct opts *o)
 {
+    if (o->ninputs == 0 && !o->force && gsg_tool_stdin_is_tty("-"))
+        return gsg_tool_usage_error("refusing to read a binary stream from a terminal (give a FILE, a pipe, or --force)");
     for (int i = 0; i < o->ninputs; i++)
         if (!o->force && gsg_tool_stdin_is_tty(o->inputs[i]))
             return gsg_tool_usage_error("refusing to read a binary stream from a terminal (give a FILE, a pipe, or --force)");
     return 0;
+}
+
+/* An output path that exists and is not a regular file (a device such as /dev/null, a FIFO) is
+ * written in place: an atomic rename would replace the device node itself. */
+static int is_special(const char *path)
+{
+    struct stat sb;
+    return path && strcmp(path, "-") != 0 && stat(path, &sb) == 0 && !S_ISREG(sb.st_mode);
+}
+
+static FILE *open_special(const char *path, gsg_status *st)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) *st = gsg_err_set(GSG_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    return f;
+}
+
+static gsg_status close_special(FILE *f, const char *path, gsg_status st)
+{
+    if (!f) return st;
+    int bad = fflush(f) != 0 || ferror(f);
+    if (fclose(f) != 0) bad = 1;
+    if (bad && st >= 0) st = gsg_err_set(GSG_E_IO, "%s: write error: %s", path, strerror(errno ? errno : EIO));
+    return st;
+}
+
+static gsg_status open_stream_out(const struct opts *o, struct gsg_tstream_writer **w, FILE **special)
+{
+    *special = NULL;
+    if (!is_special(o->out)) return gsg_tstream_open_write(w, o->out, o->level);
+    gsg_status st = GSG_OK;
+    FILE *f = open_special(o->out, &st);
+    if (!f) return st;
+    st = gsg_tstream_open_write_file(w, f, o->out, o->level);
+    if (st < 0) { fclose(f); return st; }
+    *special = f;
+    return GSG_OK;
 }
 
 static void json_str(FILE *f, const char *s)
@@ -478,14 +518,17 @@ static int cmd_copy(const struct opts *o)
     int rc;
     if ((rc = refuse_tty_out(o, "a binary stream")) || (rc = refuse_tty_in(o))) return rc;
     struct copy_ctx c = {o, NULL, o->nrec};
-    gsg_status st = gsg_tstream_open_write(&c.w, o->out, o->level);
+    FILE *special;
+    gsg_status st = open_stream_out(o, &c.w, &special);
     if (st < 0) return gsg_tool_report(st);
     st = for_each_record(o, copy_rec, &c);
     if (st < 0) {
         gsg_tstream_abort(c.w);
+        close_special(special, o->out, st);
         return gsg_tool_report(st);
     }
-    return gsg_tool_report(gsg_tstream_close(c.w));
+    st = gsg_tstream_close(c.w);
+    return gsg_tool_report(close_special(special, o->out, st));
 }
 
 /* ---------------- from-npy ---------------- */
@@ -515,7 +558,8 @@ static int cmd_fromnpy(const struct opts *o)
             return gsg_tool_usage_error("'%s': record names are 1-255 chars of [a-z0-9_.] (not gsg.end)", name);
     }
     struct gsg_tstream_writer *w;
-    gsg_status st = gsg_tstream_open_write(&w, o->out, o->level);
+    FILE *special;
+    gsg_status st = open_stream_out(o, &w, &special);
     if (st < 0) return gsg_tool_report(st);
     for (int i = 0; i < o->ninputs && st >= 0; i++) {
         const char *eq = strchr(o->inputs[i], '=');
@@ -530,9 +574,11 @@ static int cmd_fromnpy(const struct opts *o)
     }
     if (st < 0) {
         gsg_tstream_abort(w);
+        close_special(special, o->out, st);
         return gsg_tool_report(st);
     }
-    return gsg_tool_report(gsg_tstream_close(w));
+    st = gsg_tstream_close(w);
+    return gsg_tool_report(close_special(special, o->out, st));
 }
 
 /* ---------------- to-npy ---------------- */
@@ -567,7 +613,10 @@ static int cmd_tonpy(const struct opts *o)
         gsg_tensor_free(&c.t);
         c.t = f;
     }
-    st = gsg_npy_save(o->out, &c.t);
+    if (is_special(o->out)) {
+        FILE *f = open_special(o->out, &st);
+        if (f) st = close_special(f, o->out, gsg_npy_write(f, o->out, &c.t));
+    } else st = gsg_npy_save(o->out, &c.t);
     gsg_tensor_free(&c.t);
     return gsg_tool_report(st);
 }
@@ -646,7 +695,10 @@ static int cmd_export(const struct opts *o)
     if (st >= 0 && c.n == 0) st = gsg_err_set(GSG_E_FORMAT, "no record matches the selection: nothing to export");
     if (st >= 0) {
         const char *meta[] = {"format", "pt", "producer", "gsg-tensor " GSG_VERSION, c.config ? "gsg.config" : NULL, c.config, NULL};
-        st = gsg_safetensors_save(o->out, c.n, (const char *const *)c.names, c.ts, meta);
+        if (is_special(o->out)) {
+            FILE *f = open_special(o->out, &st);
+            if (f) st = close_special(f, o->out, gsg_safetensors_write(f, o->out, c.n, (const char *const *)c.names, c.ts, meta));
+        } else st = gsg_safetensors_save(o->out, c.n, (const char *const *)c.names, c.ts, meta);
     }
     for (int i = 0; i < c.n; i++) { free(c.names[i]); gsg_tensor_free(&c.ts[i]); }
     free(c.names);
@@ -713,7 +765,11 @@ static int cmd_grid(const struct opts *o)
         /* drop the rows left empty */
         int used_rows = (c.filled + c.sheet.cols - 1) / c.sheet.cols;
         c.sheet.img.h = used_rows * (c.sheet.cell_h + c.sheet.gap) + c.sheet.gap;
-        st = gsg_img_save(o->out, &c.sheet.img, fmt, o->quality ? o->quality : 90);
+        int q = o->quality ? o->quality : 90;
+        if (is_special(o->out)) {
+            FILE *f = open_special(o->out, &st);
+            if (f) st = close_special(f, o->out, gsg_img_write(f, o->out, &c.sheet.img, fmt, q));
+        } else st = gsg_img_save(o->out, &c.sheet.img, fmt, q);
     }
     if (c.init) gsg_sheet_free(&c.sheet);
     return gsg_tool_report(st);
