@@ -142,7 +142,7 @@ gsg_status gsg_collapse_mean_cos(double *mean_cos, const float *a, const float *
 
 struct gsg_collapse_limits gsg_collapse_limits_default(void)
 {
-    struct gsg_collapse_limits l = { .complete_std_ratio = 0.05, .complete_erank = 1.5, .dimensional_erank_frac = 0.05 };
+    struct gsg_collapse_limits l = { .complete_std_ratio = 0.01, .complete_erank = 1.5, .dimensional_erank_frac = 0.05 };
     return l;
 }
 

@@ -41,9 +41,11 @@ enum gsg_collapse_verdict {
 };
 
 /* Thresholds for the verdict. Defaults (gsg_collapse_limits_default):
- *   complete     when std_ratio < 0.05 or erank < 1.5
+ *   complete     when std_ratio < 0.01 or erank < 1.5
  *   dimensional  when erank < 0.05 * min(N, D)    (otherwise ok)
- * where std_ratio = std_mean * sqrt(D) (about 1 for rows spread over the sphere). */
+ * where std_ratio = std_mean * sqrt(D) (about 1 for rows spread over the sphere).
+ * std_ratio is low (0.05-0.1) for the all-positive backbone features of a random
+ * ReLU network too, so the complete-collapse bar on it is set well below that. */
 struct gsg_collapse_limits {
     double complete_std_ratio;
     double complete_erank;
