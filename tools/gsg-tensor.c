@@ -164,8 +164,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     };
     int64_t v;
     opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":o:n:h", lo, NULL)) != -1) {
+    int c, li = -1;
+    char optname[64];
+    while ((c = getopt_long(argc, argv, ":o:n:h", lo, &li)) != -1) {
+        if (li >= 0) snprintf(optname, sizeof optname, "--%s", lo[li].name);
+        else snprintf(optname, sizeof optname, "-%c", c);
+        li = -1;
         if (c == 'h') { fputs(usage_text, stdout); return -1; }
         if (c == O_VERSION) { printf("%s %s\n", PROG, GSG_VERSION); return -1; }
         if (c == '?') {
@@ -175,7 +179,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         if (c == ':') return gsg_tool_usage_error("option '%s' needs a value", argv[optind - 1]);
         for (size_t i = 0; i < sizeof opt_scope / sizeof opt_scope[0]; i++)
             if (opt_scope[i].id == c && !(opt_scope[i].mask & B(o->cmd)))
-                return gsg_tool_usage_error("option '%s' does not apply to '%s'", argv[optind - 1], cmd_names[o->cmd]);
+                return gsg_tool_usage_error("option '%s' does not apply to '%s'", optname, cmd_names[o->cmd]);
         switch (c) {
         case 'o': o->out = optarg; break;
         case O_LEVEL: if (gsg_parse_i64("--level", optarg, 0, 19, &v)) return 2; o->level = (int)v; break;
