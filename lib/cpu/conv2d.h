@@ -30,4 +30,8 @@ size_t gsg_cpu_conv2d_dnnl_workspace_bytes(const struct gsg_cpu_conv2d_dnnl *k);
  * (e.g. "jit:avx512_core"), for benches and logs; "" when unknown. */
 const char *gsg_cpu_conv2d_dnnl_kernel(const struct gsg_cpu_conv2d_dnnl *k, int which);
 
+/* Bytes a conv2d plan holds for workspace (weights in kernel layout, column buffers, scratchpads).
+ * Declared here until ops.h carries it; defined in lib/ops/conv2d.c. */
+size_t gsg_conv2d_workspace_bytes(const struct gsg_conv2d *plan);
+
 #endif

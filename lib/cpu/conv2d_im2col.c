@@ -20,8 +20,12 @@
 #include <omp.h>
 #include <string.h>
 
+#ifndef TILE_ROWS
 #define TILE_ROWS 1024
+#endif
+#ifndef TILE_BYTES
 #define TILE_BYTES ((size_t)4 << 20)
+#endif
 
 struct gsg_cpu_conv2d_im2col {
     struct gsg_conv2d_desc d;

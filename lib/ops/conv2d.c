@@ -104,6 +104,17 @@ const char *gsg_conv2d_impl(const struct gsg_conv2d *plan)
     return "none";
 }
 
+size_t gsg_conv2d_workspace_bytes(const struct gsg_conv2d *plan)
+{
+    if (!plan) return 0;
+    switch (plan->impl) {
+    case CONV_ONEDNN: return gsg_cpu_conv2d_dnnl_workspace_bytes(plan->dnnl);
+    case CONV_IM2COL: return gsg_cpu_conv2d_im2col_workspace_bytes(plan->im2col);
+    case CONV_CUDA: break;
+    }
+    return 0;
+}
+
 /* t must be a contiguous f32 tensor on the plan's device with dims (a,b,c,d). */
 static gsg_status check_t(const struct gsg_conv2d *p, const struct gsg_tensor *t, const char *what, int64_t a,
                           int64_t b, int64_t c, int64_t e)

@@ -5,9 +5,11 @@
  * FLOPs are the standard count, 2*N*Ho*Wo*Co*Ci*K*K per direction (PERF.md), padding taps
  * included. Each figure is the best of --reps timed calls after one warm-up call.
  * The "net" lines weight each layer by how often ResNet-18 uses it: the conv time of one
- * encoder pass (fwd) and its backward (bwd-data + bwd-weights) at this batch size. */
+ * encoder pass (fwd) and its backward (bwd-data + bwd-weights) at this batch size; the stem's
+ * bwd-data is shown but left out of the totals (an image needs no gradient). */
 #include "core/tool.h"
 #include "ops/ops.h"
+#include "cpu/conv2d.h"
 #include "tensor/tensor.h"
 #include <omp.h>
 #include <stdio.h>
@@ -65,7 +67,7 @@ static double time_call(struct gsg_conv2d *plan, int dir, struct gsg_tensor *y, 
 static int run_net(const char *net, const struct layer *L, int nl, int64_t N, int reps, const char **impls, int nimpl)
 {
     static const char *dirs[3] = {"fwd", "bwd-data", "bwd-weights"};
-    double net_t[4][3] = {{0}}, net_f[3] = {0};
+    double net_t[4][3] = {{0}}, net_f[3] = {0}, ws[4] = {0};
     printf("\n== %s ResNet-18 convs, batch %lld, %d threads: GFLOP/s (best of %d) ==\n", net, (long long)N,
            omp_get_max_threads(), reps);
     printf("%-24s %5s", "layer", "x");
@@ -107,15 +109,18 @@ static int run_net(const char *net, const struct layer *L, int nl, int64_t N, in
                     else if (r > 0 && t < best[i][dir]) best[i][dir] = t;
                 }
         for (int i = 0; i < nimpl; i++) {
+            ws[i] += (double)gsg_conv2d_workspace_bytes(plans[i]);
             gsg_conv2d_destroy(plans[i]);
             for (int dir = 0; dir < 3; dir++) {
                 if (best[i][dir] > 0) printf(" %11.1f", flop / best[i][dir] / 1e9);
                 else printf(" %11s", "n/a");
-                net_t[i][dir] += best[i][dir] * (double)L[l].count;
+                /* the stem's input gradient is never needed (the input is an image) */
+                if (!(l == 0 && dir == 1)) net_t[i][dir] += best[i][dir] * (double)L[l].count;
             }
         }
         unsetenv("GSG_CONV");
-        for (int dir = 0; dir < 3; dir++) net_f[dir] += flop * (double)L[l].count;
+        for (int dir = 0; dir < 3; dir++)
+            if (!(l == 0 && dir == 1)) net_f[dir] += flop * (double)L[l].count;
         printf("   %5.2f\n", flop / 1e9);
         gsg_tensor_free(&x); gsg_tensor_free(&dx); gsg_tensor_free(&y);
         gsg_tensor_free(&dy); gsg_tensor_free(&w); gsg_tensor_free(&dw);
@@ -130,6 +135,8 @@ static int run_net(const char *net, const struct layer *L, int nl, int64_t N, in
                impls[i], (long long)N, net_t[i][0], net_t[i][1] + net_t[i][2],
                2 * (net_t[i][0] + net_t[i][1] + net_t[i][2]),
                N / (2 * (net_t[i][0] + net_t[i][1] + net_t[i][2])));
+    for (int i = 0; i < nimpl; i++)
+        printf("%s: plan workspace summed over the %d distinct layers: %.1f MB\n", impls[i], nl, ws[i] / 1e6);
     return 0;
 }
 
