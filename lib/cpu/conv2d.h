@@ -3,7 +3,8 @@
  * every buffer it needs, then fwd / bwd calls that never allocate.
  *   x: (N, H, W, Ci) f32   w: (Co, Ci, K, K) f32   y: (N, Ho, Wo, Co) f32, all contiguous.
  * bwd: dx WRITTEN (NULL: skip), dw ACCUMULATED (NULL: skip). Kernels trust their inputs:
- * the front end has checked shapes. Not thread-safe per object (one caller at a time). */
+ * the front end has checked shapes. An im2col object serves one caller at a time; oneDNN
+ * objects serialise their calls on one lock (they share one arena). */
 #ifndef GSG_CPU_CONV2D_H
 #define GSG_CPU_CONV2D_H
 #include "ops/ops.h"
@@ -25,7 +26,10 @@ void gsg_cpu_conv2d_dnnl_destroy(struct gsg_cpu_conv2d_dnnl *k);
 gsg_status gsg_cpu_conv2d_dnnl_fwd(struct gsg_cpu_conv2d_dnnl *k, float *y, const float *x, const float *w);
 gsg_status gsg_cpu_conv2d_dnnl_bwd(struct gsg_cpu_conv2d_dnnl *k, float *dx, float *dw, const float *dy,
                                    const float *x, const float *w);
+/* Bytes of the process-wide arena this plan needs (all oneDNN plans share one arena,
+ * sized to the largest need: a network costs the max over its plans, not the sum). */
 size_t gsg_cpu_conv2d_dnnl_workspace_bytes(const struct gsg_cpu_conv2d_dnnl *k);
+size_t gsg_cpu_conv2d_dnnl_arena_bytes(void);     /* current arena size; 0 when no plan exists */
 /* oneDNN's implementation name for which = 0 forward, 1 backward-data, 2 backward-weights
  * (e.g. "jit:avx512_core"), for benches and logs; "" when unknown. */
 const char *gsg_cpu_conv2d_dnnl_kernel(const struct gsg_cpu_conv2d_dnnl *k, int which);

@@ -6,10 +6,15 @@
  * nhwc AVX-512 kernels); weights and weight gradients with format_tag_any, so oneDNN picks
  * its blocked layout and we reorder the [Co,Ci,K,K] weights into it per call (weights are
  * small next to activations: measured in tests/bench/NOTES.md). dw is accumulated by the
- * reorder back to oihw with a sum post-op (dst = src + dst), so no extra pass. Scratchpads
- * are in "user" mode: one buffer per plan, sized at creation, shared by the primitives.
- * Memory objects are created once with no data and pointed at the caller's buffers per call.
- * One engine and one stream serve the whole process (created on first use). */
+ * reorder back to oihw with a sum post-op (dst = src + dst), so no extra pass.
+ * Everything transient (oneDNN scratchpads in "user" mode, the weights in kernel layout, the
+ * weight gradient before it is summed into dw) lives in ONE process-wide arena, sized at plan
+ * creation to the largest plan's need: [scratchpad | weights buffer]. Per-plan copies of the
+ * weights would cost 3x the parameters (134 MB for ResNet-18); the arena costs the largest
+ * layer's (about 19 MB). Calls hold a mutex while they use the arena, so plans may be used from
+ * several threads (they then run one at a time). Memory objects are created once with no data
+ * and pointed at the caller's buffers and the arena per call. One engine and one stream serve
+ * the whole process (created on first use). */
 #include "cpu/conv2d.h"
 
 #ifdef GSG_HAVE_DNNL
@@ -22,6 +27,10 @@ static dnnl_engine_t g_eng;
 static dnnl_stream_t g_stream;
 static dnnl_status_t g_init_st = dnnl_success;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;   /* guards the arena */
+static char *g_arena;
+static size_t g_arena_bytes;
+static int g_nplans;
 
 static void dnnl_global_init(void)
 {
@@ -29,7 +38,7 @@ static void dnnl_global_init(void)
     if (g_init_st == dnnl_success) g_init_st = dnnl_stream_create(&g_stream, g_eng, dnnl_stream_default_flags);
 }
 
-/* A primitive with its scratchpad memory (pointing into the plan's shared buffer). */
+/* A primitive with its scratchpad memory (pointed at the arena per call). */
 struct prim {
     dnnl_primitive_t p;
     dnnl_memory_t scratch;
@@ -40,8 +49,8 @@ struct prim {
 
 /* Weights in the layout a conv primitive wants: a reorder from the user's oihw, or an alias. */
 struct wconv {
-    dnnl_memory_t mem;       /* in the primitive's layout */
-    void *buf;               /* owned when not an alias */
+    dnnl_memory_t mem;       /* in the primitive's layout, in the arena after the scratchpad */
+    size_t bytes;
     int alias;               /* layout is oihw already: mem points at the user's buffer */
     struct prim reo;         /* oihw -> layout (or layout -> oihw with sum, for dw) */
 };
@@ -51,8 +60,9 @@ struct gsg_cpu_conv2d_dnnl {
     struct prim fwd, bwd_d, bwd_w;
     struct wconv w_fwd, w_bwd, dw;
     dnnl_memory_t m_x, m_y, m_dx, m_dy, m_w_user, m_dw_user;
-    void *scratch;
-    size_t scratch_bytes, bytes;
+    size_t scratch_bytes;    /* arena = [scratchpad (rounded to 64) | weights buffer] */
+    size_t need;             /* bytes of the arena this plan uses */
+    int registered;          /* counted in g_nplans */
 };
 
 #define DN(stmt) do { dnnl_status_t dn_st_ = (stmt); if (dn_st_ != dnnl_success) { \
@@ -114,11 +124,9 @@ static gsg_status wconv_make(struct gsg_cpu_conv2d_dnnl *k, struct wconv *wc, co
         DN(dnnl_memory_create(&wc->mem, md, g_eng, DNNL_MEMORY_NONE));
         return GSG_OK;
     }
-    size_t sz = dnnl_memory_desc_get_size(md);
-    wc->buf = gsg_aligned_alloc(sz);
-    if (!wc->buf) return gsg_err_set(GSG_E_NOMEM, "conv2d: out of memory for oneDNN weights (%zu bytes)", sz);
-    k->bytes += sz;
-    DN(dnnl_memory_create(&wc->mem, md, g_eng, wc->buf));
+    (void)k;
+    wc->bytes = dnnl_memory_desc_get_size(md);
+    DN(dnnl_memory_create(&wc->mem, md, g_eng, DNNL_MEMORY_NONE));
     attr = user_scratch_attr(to_user);
     if (!attr) { st = gsg_err_set(GSG_E_NOMEM, "conv2d: oneDNN attribute creation failed"); goto fail; }
     if (to_user) DN(dnnl_reorder_primitive_desc_create(&rpd, md, g_eng, user_md, g_eng, attr));
@@ -133,17 +141,31 @@ fail:
 static void wconv_free(struct wconv *wc)
 {
     if (wc->mem) dnnl_memory_destroy(wc->mem);
-    gsg_aligned_free(wc->buf);
     prim_free(&wc->reo);
     memset(wc, 0, sizeof *wc);
 }
 
-static gsg_status scratch_bind(struct gsg_cpu_conv2d_dnnl *k, struct prim *pr)
+static gsg_status scratch_make(struct prim *pr)
 {
     gsg_status st = GSG_OK;
     if (!pr->p || pr->scratch_bytes == 0) return GSG_OK;
-    DN(dnnl_memory_create(&pr->scratch, &pr->scratch_md, g_eng, k->scratch));
+    DN(dnnl_memory_create(&pr->scratch, &pr->scratch_md, g_eng, DNNL_MEMORY_NONE));
 fail:
+    return st;
+}
+
+/* Grow the process-wide arena to at least need bytes (under g_lock: no call is running). */
+static gsg_status arena_register(struct gsg_cpu_conv2d_dnnl *k)
+{
+    gsg_status st = GSG_OK;
+    pthread_mutex_lock(&g_lock);
+    if (k->need > g_arena_bytes) {
+        char *p = gsg_aligned_alloc(k->need);
+        if (!p) st = gsg_err_set(GSG_E_NOMEM, "conv2d: out of memory for the oneDNN arena (%zu bytes)", k->need);
+        else { gsg_aligned_free(g_arena); g_arena = p; g_arena_bytes = k->need; }
+    }
+    if (st == GSG_OK) { g_nplans++; k->registered = 1; }
+    pthread_mutex_unlock(&g_lock);
     return st;
 }
 
@@ -202,16 +224,15 @@ gsg_status gsg_cpu_conv2d_dnnl_create(struct gsg_cpu_conv2d_dnnl **out, const st
     struct prim *all[6] = {&k->fwd, &k->bwd_d, &k->bwd_w, &k->w_fwd.reo, &k->w_bwd.reo, &k->dw.reo};
     for (int i = 0; i < 6; i++)
         if (all[i]->scratch_bytes > k->scratch_bytes) k->scratch_bytes = all[i]->scratch_bytes;
-    if (k->scratch_bytes) {
-        k->scratch = gsg_aligned_alloc(k->scratch_bytes);
-        if (!k->scratch) {
-            st = gsg_err_set(GSG_E_NOMEM, "conv2d: out of memory for oneDNN scratchpad (%zu bytes)", k->scratch_bytes);
-            goto fail;
-        }
-        k->bytes += k->scratch_bytes;
-    }
+    k->scratch_bytes = (k->scratch_bytes + 63) / 64 * 64;
+    /* the three weight buffers are never live at once: fwd, bwd-data and bwd-weights run in turn */
+    size_t wmax = k->w_fwd.alias ? 0 : k->w_fwd.bytes;
+    if (!k->w_bwd.alias && k->w_bwd.bytes > wmax) wmax = k->w_bwd.bytes;
+    if (k->dw.bytes > wmax) wmax = k->dw.bytes;
+    k->need = k->scratch_bytes + wmax;
     for (int i = 0; i < 6; i++)
-        if ((st = scratch_bind(k, all[i])) < 0) goto fail;
+        if ((st = scratch_make(all[i])) < 0) goto fail;
+    if ((st = arena_register(k)) < 0) goto fail;
     *out = k;
     k = NULL;
 fail:
@@ -235,11 +256,23 @@ void gsg_cpu_conv2d_dnnl_destroy(struct gsg_cpu_conv2d_dnnl *k)
     dnnl_memory_t ms[6] = {k->m_x, k->m_y, k->m_dx, k->m_dy, k->m_w_user, k->m_dw_user};
     for (int i = 0; i < 6; i++)
         if (ms[i]) dnnl_memory_destroy(ms[i]);
-    gsg_aligned_free(k->scratch);
+    if (k->registered) {
+        pthread_mutex_lock(&g_lock);
+        if (--g_nplans == 0) { gsg_aligned_free(g_arena); g_arena = NULL; g_arena_bytes = 0; }
+        pthread_mutex_unlock(&g_lock);
+    }
     free(k);
 }
 
-size_t gsg_cpu_conv2d_dnnl_workspace_bytes(const struct gsg_cpu_conv2d_dnnl *k) { return k->bytes; }
+size_t gsg_cpu_conv2d_dnnl_workspace_bytes(const struct gsg_cpu_conv2d_dnnl *k) { return k->need; }
+
+size_t gsg_cpu_conv2d_dnnl_arena_bytes(void)
+{
+    pthread_mutex_lock(&g_lock);
+    size_t n = g_arena_bytes;
+    pthread_mutex_unlock(&g_lock);
+    return n;
+}
 
 const char *gsg_cpu_conv2d_dnnl_kernel(const struct gsg_cpu_conv2d_dnnl *k, int which)
 {
@@ -249,7 +282,10 @@ const char *gsg_cpu_conv2d_dnnl_kernel(const struct gsg_cpu_conv2d_dnnl *k, int 
 static gsg_status run(struct prim *pr, int nargs, dnnl_exec_arg_t *args)
 {
     gsg_status st = GSG_OK;
-    if (pr->scratch) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, pr->scratch};
+    if (pr->scratch) {
+        DN(dnnl_memory_set_data_handle(pr->scratch, g_arena));
+        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, pr->scratch};
+    }
     DN(dnnl_primitive_execute(pr->p, g_stream, nargs, args));
 fail:
     return st;
@@ -260,6 +296,7 @@ static gsg_status weights_in(struct gsg_cpu_conv2d_dnnl *k, struct wconv *wc, co
 {
     gsg_status st = GSG_OK;
     if (wc->alias) { DN(dnnl_memory_set_data_handle(wc->mem, (void *)w)); return GSG_OK; }
+    DN(dnnl_memory_set_data_handle(wc->mem, g_arena + k->scratch_bytes));
     DN(dnnl_memory_set_data_handle(k->m_w_user, (void *)w));
     dnnl_exec_arg_t a[3] = {{DNNL_ARG_FROM, k->m_w_user}, {DNNL_ARG_TO, wc->mem}};
     return run(&wc->reo, 2, a);
@@ -267,7 +304,7 @@ fail:
     return st;
 }
 
-gsg_status gsg_cpu_conv2d_dnnl_fwd(struct gsg_cpu_conv2d_dnnl *k, float *y, const float *x, const float *w)
+static gsg_status fwd_locked(struct gsg_cpu_conv2d_dnnl *k, float *y, const float *x, const float *w)
 {
     gsg_status st = GSG_OK;
     GSG_TRY(weights_in(k, &k->w_fwd, w));
@@ -280,8 +317,8 @@ fail:
     return st;
 }
 
-gsg_status gsg_cpu_conv2d_dnnl_bwd(struct gsg_cpu_conv2d_dnnl *k, float *dx, float *dw, const float *dy,
-                                   const float *x, const float *w)
+static gsg_status bwd_locked(struct gsg_cpu_conv2d_dnnl *k, float *dx, float *dw, const float *dy, const float *x,
+                             const float *w)
 {
     gsg_status st = GSG_OK;
     DN(dnnl_memory_set_data_handle(k->m_dy, (void *)dy));
@@ -294,6 +331,7 @@ gsg_status gsg_cpu_conv2d_dnnl_bwd(struct gsg_cpu_conv2d_dnnl *k, float *dx, flo
     }
     if (dw) {
         DN(dnnl_memory_set_data_handle(k->m_x, (void *)x));
+        DN(dnnl_memory_set_data_handle(k->dw.mem, g_arena + k->scratch_bytes));
         dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, k->m_x}, {DNNL_ARG_DIFF_DST, k->m_dy},
                                 {DNNL_ARG_DIFF_WEIGHTS, k->dw.mem}};
         GSG_TRY(run(&k->bwd_w, 3, a));
@@ -304,6 +342,23 @@ gsg_status gsg_cpu_conv2d_dnnl_bwd(struct gsg_cpu_conv2d_dnnl *k, float *dx, flo
     }
     DN(dnnl_stream_wait(g_stream));
 fail:
+    return st;
+}
+
+gsg_status gsg_cpu_conv2d_dnnl_fwd(struct gsg_cpu_conv2d_dnnl *k, float *y, const float *x, const float *w)
+{
+    pthread_mutex_lock(&g_lock);
+    gsg_status st = fwd_locked(k, y, x, w);
+    pthread_mutex_unlock(&g_lock);
+    return st;
+}
+
+gsg_status gsg_cpu_conv2d_dnnl_bwd(struct gsg_cpu_conv2d_dnnl *k, float *dx, float *dw, const float *dy,
+                                   const float *x, const float *w)
+{
+    pthread_mutex_lock(&g_lock);
+    gsg_status st = bwd_locked(k, dx, dw, dy, x, w);
+    pthread_mutex_unlock(&g_lock);
     return st;
 }
 
@@ -327,6 +382,7 @@ gsg_status gsg_cpu_conv2d_dnnl_bwd(struct gsg_cpu_conv2d_dnnl *k, float *dx, flo
     return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: this build has no oneDNN");
 }
 size_t gsg_cpu_conv2d_dnnl_workspace_bytes(const struct gsg_cpu_conv2d_dnnl *k) { return 0; }
+size_t gsg_cpu_conv2d_dnnl_arena_bytes(void) { return 0; }
 const char *gsg_cpu_conv2d_dnnl_kernel(const struct gsg_cpu_conv2d_dnnl *k, int which) { return ""; }
 
 #endif

@@ -67,7 +67,7 @@ static double time_call(struct gsg_conv2d *plan, int dir, struct gsg_tensor *y, 
 static int run_net(const char *net, const struct layer *L, int nl, int64_t N, int reps, const char **impls, int nimpl)
 {
     static const char *dirs[3] = {"fwd", "bwd-data", "bwd-weights"};
-    double net_t[4][3] = {{0}}, net_f[3] = {0}, ws[4] = {0};
+    double net_t[4][3] = {{0}}, net_f[3] = {0}, ws[4] = {0}, wsmax[4] = {0};
     printf("\n== %s ResNet-18 convs, batch %lld, %d threads: GFLOP/s (best of %d) ==\n", net, (long long)N,
            omp_get_max_threads(), reps);
     printf("%-24s %5s", "layer", "x");
@@ -109,7 +109,9 @@ static int run_net(const char *net, const struct layer *L, int nl, int64_t N, in
                     else if (r > 0 && t < best[i][dir]) best[i][dir] = t;
                 }
         for (int i = 0; i < nimpl; i++) {
-            ws[i] += (double)gsg_conv2d_workspace_bytes(plans[i]);
+            double b = (double)gsg_conv2d_workspace_bytes(plans[i]);
+            ws[i] += b;
+            if (b > wsmax[i]) wsmax[i] = b;
             gsg_conv2d_destroy(plans[i]);
             for (int dir = 0; dir < 3; dir++) {
                 if (best[i][dir] > 0) printf(" %11.1f", flop / best[i][dir] / 1e9);
@@ -136,7 +138,8 @@ static int run_net(const char *net, const struct layer *L, int nl, int64_t N, in
                2 * (net_t[i][0] + net_t[i][1] + net_t[i][2]),
                N / (2 * (net_t[i][0] + net_t[i][1] + net_t[i][2])));
     for (int i = 0; i < nimpl; i++)
-        printf("%s: plan workspace summed over the %d distinct layers: %.1f MB\n", impls[i], nl, ws[i] / 1e6);
+        printf("%s: plan workspace over the %d distinct layers: sum %.1f MB, largest %.1f MB%s\n", impls[i], nl,
+               ws[i] / 1e6, wsmax[i] / 1e6, strcmp(impls[i], "onednn") ? "" : " (oneDNN plans share one arena: the largest counts)");
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "check.h"
 #include "ops/ops.h"
 #include "ops/ref_conv2d.h"
+#include "cpu/conv2d.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,6 +165,49 @@ TEST(im2col_vs_ref) { impl_vs_ref("im2col", "im2col-openblas"); }
 TEST(onednn_vs_ref) { impl_vs_ref("onednn", "onednn"); }
 #endif
 
+#ifdef GSG_HAVE_DNNL
+/* oneDNN plans share one arena that grows when a bigger plan is made: an older, smaller plan
+ * must keep working after the growth and after the bigger plan is gone; the arena is freed
+ * with the last plan. */
+TEST(onednn_shared_arena)
+{
+    setenv("GSG_CONV", "onednn", 1);
+    struct gsg_conv2d_desc ds = {2, 6, 6, 3, 4, 3, 1, 1}, db = {2, 8, 8, 64, 128, 3, 1, 1};
+    struct gsg_conv2d *small = NULL, *big = NULL;
+    CHECK_OK(gsg_conv2d_create(&small, GSG_DEV_CPU, &ds));
+    size_t a0 = gsg_cpu_conv2d_dnnl_arena_bytes();
+    CHECK_OK(gsg_conv2d_create(&big, GSG_DEV_CPU, &db));
+    CHECK(gsg_cpu_conv2d_dnnl_arena_bytes() > a0);
+    CHECK(gsg_conv2d_workspace_bytes(big) <= gsg_cpu_conv2d_dnnl_arena_bytes());
+    struct sizes s = sizes_of(&ds);
+    float x[2 * 6 * 6 * 3], w[4 * 3 * 9], y[2 * 6 * 6 * 4], dx[2 * 6 * 6 * 3], dw[4 * 3 * 9] = {0};
+    double xd[2 * 6 * 6 * 3], wd[4 * 3 * 9], yr[2 * 6 * 6 * 4], dxr[2 * 6 * 6 * 3], dwr[4 * 3 * 9] = {0};
+    for (int64_t i = 0; i < s.nx; i++) xd[i] = x[i] = (float)urand();
+    for (int64_t i = 0; i < s.nw; i++) wd[i] = w[i] = (float)urand();
+    gsg_ref_conv2d_fwd(&ds, yr, xd, wd);
+    gsg_ref_conv2d_bwd(&ds, dxr, dwr, yr, xd, wd);   /* dy = y (any values do) */
+    struct gsg_tensor tx = gsg_tview(x, GSG_DTYPE_F32, 4, ds.N, ds.H, ds.W, ds.Ci);
+    struct gsg_tensor tdx = gsg_tview(dx, GSG_DTYPE_F32, 4, ds.N, ds.H, ds.W, ds.Ci);
+    struct gsg_tensor tw = gsg_tview(w, GSG_DTYPE_F32, 4, ds.Co, ds.Ci, ds.K, ds.K);
+    struct gsg_tensor tdw = gsg_tview(dw, GSG_DTYPE_F32, 4, ds.Co, ds.Ci, ds.K, ds.K);
+    struct gsg_tensor ty = gsg_tview(y, GSG_DTYPE_F32, 4, ds.N, s.Ho, s.Wo, ds.Co);
+    if (small) {
+        CHECK_OK(gsg_conv2d_fwd(small, &ty, &tx, &tw));
+        CHECK(nmse_d(y, yr, s.ny) < 1e-10);
+    }
+    gsg_conv2d_destroy(big);
+    CHECK(gsg_cpu_conv2d_dnnl_arena_bytes() > 0);
+    if (small) {
+        CHECK_OK(gsg_conv2d_bwd(small, &tdx, &tdw, &ty, &tx, &tw));
+        CHECK(nmse_d(dx, dxr, s.nx) < 1e-10);
+        CHECK(nmse_d(dw, dwr, s.nw) < 1e-10);
+    }
+    gsg_conv2d_destroy(small);
+    CHECK_EQ_I64(gsg_cpu_conv2d_dnnl_arena_bytes(), 0);
+    unsetenv("GSG_CONV");
+}
+#endif
+
 TEST(default_impl)
 {
     unsetenv("GSG_CONV");
@@ -230,8 +274,10 @@ int main(void)
     RUN(im2col_vs_ref);
 #ifdef GSG_HAVE_DNNL
     RUN(onednn_vs_ref);
+    RUN(onednn_shared_arena);
 #else
     SKIP(onednn_vs_ref, "built without oneDNN (libdnnl-dev not found or DNNL=0)");
+    SKIP(onednn_shared_arena, "built without oneDNN");
 #endif
     RUN(default_impl);
     RUN(errors);
