@@ -119,14 +119,22 @@ static void taps_compute(struct taps *t, int in_size, double in0, double in_len,
         }
         for (int k = 0; k < n; k++) w[k] = (float)((wp ? wp[k] : w[k]) / sum);
         for (int k = n; k < t->kmax; k++) w[k] = 0;
+        /* fixed-width window for the vector loops: move it left when it would pass the edge */
+        int shift = lo + t->kmax > in_size ? lo + t->kmax - in_size : 0;
+        if (shift > lo) shift = lo;
+        if (shift > 0) {
+            for (int k = n - 1; k >= 0; k--) w[k + shift] = w[k];
+            for (int k = 0; k < shift; k++) w[k] = 0;
+            lo -= shift; n += shift;
+        }
         t->start[dst] = lo;
         t->count[dst] = n;
     }
 }
 
-size_t gsg_aug_resize_tmp(int C, int H, int oh, int ow)
+size_t gsg_aug_resize_tmp(int C, int H, int W, int oh, int ow)
 {
-    return (size_t)C * (size_t)H * (size_t)ow + (size_t)(ow + oh) * 80 + (size_t)(ow + oh) * 4;
+    return (size_t)C * (size_t)H * (size_t)ow + (size_t)(ow + oh) * 80 + (size_t)(ow + oh) * 4 + (size_t)W + 16;
 }
 
 void gsg_aug_resize(float *dst, const uint8_t *src, int C, int H, int W, double bx, double by, double bw, double bh,
@@ -151,18 +159,34 @@ void gsg_aug_resize(float *dst, const uint8_t *src, int C, int H, int W, double 
         if (ty.start[o] + ty.count[o] > r1) r1 = ty.start[o] + ty.count[o];
     }
     int rows = r1 - r0;
+    /* every window has kmax taps inside the row when the row is at least kmax wide */
+    int fixed = W >= tx.kmax;
+    float *srow = (float *)(ti + 2 * ow + 2 * oh);
     /* horizontal pass: rows r0..r1 of every channel */
     for (int c = 0; c < C; c++) {
         for (int y = 0; y < rows; y++) {
             const uint8_t *s = src + ((size_t)c * H + (size_t)(r0 + y)) * W;
             float *o = row + ((size_t)c * rows + y) * ow;
-            for (int x = 0; x < ow; x++) {
-                const float *w = tx.w + (size_t)x * tx.kmax;
-                const uint8_t *sp = s + tx.start[x];
-                int n = tx.count[x];
-                float acc = 0;
-                for (int k = 0; k < n; k++) acc += w[k] * (float)sp[k];
-                o[x] = acc;
+            if (fixed) {
+                for (int x = 0; x < W; x++) srow[x] = (float)s[x];
+                const int K = tx.kmax;
+#pragma omp simd
+                for (int x = 0; x < ow; x++) {
+                    const float *w = tx.w + (size_t)x * K;
+                    const float *sp = srow + tx.start[x];
+                    float acc = 0;
+                    for (int k = 0; k < K; k++) acc += w[k] * sp[k];
+                    o[x] = acc;
+                }
+            } else {
+                for (int x = 0; x < ow; x++) {
+                    const float *w = tx.w + (size_t)x * tx.kmax;
+                    const uint8_t *sp = s + tx.start[x];
+                    int n = tx.count[x];
+                    float acc = 0;
+                    for (int k = 0; k < n; k++) acc += w[k] * (float)sp[k];
+                    o[x] = acc;
+                }
             }
         }
     }
@@ -243,27 +267,29 @@ void gsg_aug_hue(float *x, int C, int64_t HW, float h)
 {
     if (C != 3 || h == 0.0f) return;
     float *R = x, *G = x + HW, *B = x + 2 * HW;
+#pragma omp simd
     for (int64_t i = 0; i < HW; i++) {
         float r = R[i], g = G[i], b = B[i];
-        float maxc = fmaxf(r, fmaxf(g, b)), minc = fminf(r, fminf(g, b));
+        float maxc = r > g ? r : g, minc = r < g ? r : g;
+        maxc = maxc > b ? maxc : b;
+        minc = minc < b ? minc : b;
         float cr = maxc - minc;
-        int eqc = cr == 0.0f;
-        float s = cr / (eqc ? 1.0f : maxc);
-        float inv = 1.0f / (eqc ? 1.0f : cr);
+        float s = cr / (cr == 0.0f ? 1.0f : maxc);
+        float inv = 1.0f / (cr == 0.0f ? 1.0f : cr);
         float rc = (maxc - r) * inv, gc = (maxc - g) * inv, bc = (maxc - b) * inv;
-        float hh = (maxc == r) ? bc - gc : ((maxc == g) ? 2.0f + rc - bc : 4.0f + gc - rc);
+        float hr = bc - gc, hg = 2.0f + rc - bc, hb = 4.0f + gc - rc;
+        float hh = maxc == r ? hr : (maxc == g ? hg : hb);
         hh = hh * (1.0f / 6.0f) + 1.0f;
         hh = hh - floorf(hh);                 /* fmod(h/6 + 1, 1) */
         hh = hh + h;                          /* (h + factor) mod 1 */
         hh = hh - floorf(hh);
         float v = maxc;
         float h6 = hh * 6.0f, fi = floorf(h6), f = h6 - fi;
-        int k = (int)fi;
-        k = k >= 6 ? k - 6 : k;
+        fi = fi >= 6.0f ? fi - 6.0f : fi;
         float p = clamp255(v * (1.0f - s)), q = clamp255(v * (1.0f - s * f)), t = clamp255(v * (1.0f - s * (1.0f - f)));
-        float ro = k == 0 ? v : k == 1 ? q : k == 2 ? p : k == 3 ? p : k == 4 ? t : v;
-        float go = k == 0 ? t : k == 1 ? v : k == 2 ? v : k == 3 ? q : k == 4 ? p : p;
-        float bo = k == 0 ? p : k == 1 ? p : k == 2 ? t : k == 3 ? v : k == 4 ? v : q;
+        float ro = fi == 0.0f ? v : fi == 1.0f ? q : fi == 2.0f ? p : fi == 3.0f ? p : fi == 4.0f ? t : v;
+        float go = fi == 0.0f ? t : fi == 1.0f ? v : fi == 2.0f ? v : fi == 3.0f ? q : p;
+        float bo = fi == 0.0f ? p : fi == 1.0f ? p : fi == 2.0f ? t : fi == 3.0f ? v : fi == 4.0f ? v : q;
         R[i] = ro; G[i] = go; B[i] = bo;
     }
 }
@@ -284,6 +310,11 @@ static inline int reflect(int i, int n)
     }
 }
 
+size_t gsg_aug_blur_tmp(int C, int H, int W)
+{
+    return (size_t)C * H * W + (size_t)W + 2 * 257;
+}
+
 void gsg_aug_blur(float *x, int C, int H, int W, int k, float sigma, float *tmp)
 {
     float kern[257];
@@ -297,20 +328,18 @@ void gsg_aug_blur(float *x, int C, int H, int W, int k, float sigma, float *tmp)
         sum += kern[i];
     }
     for (int i = 0; i < k; i++) kern[i] = (float)(kern[i] / sum);
+    float *pad = tmp + (size_t)C * H * W;    /* one reflect-padded row: W + 2*half */
     /* horizontal: x -> tmp */
     for (int c = 0; c < C; c++)
         for (int y = 0; y < H; y++) {
             const float *s = x + ((size_t)c * H + y) * W;
             float *o = tmp + ((size_t)c * H + y) * W;
-            for (int xx = 0; xx < W; xx++) {
-                float acc = 0;
-                if (xx - half >= 0 && xx + half < W) {
-                    const float *sp = s + xx - half;
-                    for (int j = 0; j < k; j++) acc += kern[j] * sp[j];
-                } else {
-                    for (int j = 0; j < k; j++) acc += kern[j] * s[reflect(xx - half + j, W)];
-                }
-                o[xx] = acc;
+            for (int i = 0; i < W + 2 * half; i++) pad[i] = s[reflect(i - half, W)];
+            for (int xx = 0; xx < W; xx++) o[xx] = 0;
+            for (int j = 0; j < k; j++) {
+                const float *pj = pad + j;
+                float kj = kern[j];
+                for (int xx = 0; xx < W; xx++) o[xx] += kj * pj[xx];
             }
         }
     /* vertical: tmp -> x */
@@ -344,8 +373,8 @@ static gsg_status prepare(const struct gsg_image *img, const struct gsg_aug_reci
         return gsg_err_set(GSG_E_SHAPE, "augment: empty image (%dx%d) or size %d", img->w, img->h, r->size);
     size_t plane = (size_t)r->channels * r->size * r->size;
     GSG_TRY(grow(&s->a, &s->cap_a, plane));
-    GSG_TRY(grow(&s->b, &s->cap_b, gsg_aug_resize_tmp(img->c, img->h, r->size, r->size)));
-    GSG_TRY(grow(&s->c, &s->cap_c, plane));
+    GSG_TRY(grow(&s->b, &s->cap_b, gsg_aug_resize_tmp(img->c, img->h, img->w, r->size, r->size)));
+    GSG_TRY(grow(&s->c, &s->cap_c, gsg_aug_blur_tmp(r->channels, r->size, r->size)));
     return GSG_OK;
 }
 

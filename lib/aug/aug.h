@@ -56,15 +56,16 @@ void gsg_aug_rng(struct gsg_rng *rng, uint64_t seed, uint64_t epoch, int64_t ind
  * antialias=True); flip mirrors the output horizontally. tmp: gsg_aug_resize_tmp floats. */
 void gsg_aug_resize(float *dst, const uint8_t *src, int C, int H, int W, double bx, double by, double bw, double bh,
                     int oh, int ow, int flip, float *tmp);
-size_t gsg_aug_resize_tmp(int C, int H, int oh, int ow);
+size_t gsg_aug_resize_tmp(int C, int H, int W, int oh, int ow);
 void gsg_aug_brightness(float *x, int C, int64_t HW, float f);   /* x * f */
 void gsg_aug_contrast(float *x, int C, int64_t HW, float f);     /* blend with the mean grey level */
 void gsg_aug_saturation(float *x, int C, int64_t HW, float f);   /* blend with the grey image */
 void gsg_aug_hue(float *x, int C, int64_t HW, float h);          /* rotate hue by h turns, h in [-0.5, 0.5] */
 void gsg_aug_grayscale(float *x, int C, int64_t HW);             /* 0.299 R + 0.587 G + 0.114 B into every channel */
 void gsg_aug_solarize(float *x, int C, int64_t HW, float threshold);   /* x >= threshold -> 255 - x */
-/* Gaussian blur, kernel side k (odd), reflect padding (torchvision); tmp: C*H*W floats. */
+/* Gaussian blur, kernel side k (odd, <= 257), reflect padding (torchvision); tmp: gsg_aug_blur_tmp floats. */
 void gsg_aug_blur(float *x, int C, int H, int W, int k, float sigma, float *tmp);
+size_t gsg_aug_blur_tmp(int C, int H, int W);
 /* Clamp to 0..255, round half up to u8. */
 void gsg_aug_quantize(uint8_t *dst, const float *x, int64_t n);
 
