@@ -245,8 +245,10 @@ out:
     if (w) gsg_tstream_abort(w);
     int rc = gsg_tool_report(st);
     if (st >= 0 && (ds.skipped || b.bad)) {
-        fprintf(stderr, "%s: skipped %lld unreadable file%s at open", PROG, (long long)ds.skipped, ds.skipped == 1 ? "" : "s");
-        if (b.bad) fprintf(stderr, ", %lld image%s that failed to decode later (first: %s)", (long long)b.bad, b.bad == 1 ? "" : "s", b.first_bad);
+        fprintf(stderr, "%s: ", PROG);
+        if (ds.skipped) fprintf(stderr, "skipped %lld unreadable file%s at open%s", (long long)ds.skipped, ds.skipped == 1 ? "" : "s", b.bad ? "; " : "");
+        if (b.bad) fprintf(stderr, "%lld view batch entr%s zeroed for images that failed to decode (first: %s)", (long long)b.bad,
+                           b.bad == 1 ? "y" : "ies", b.first_bad);
         fprintf(stderr, "\n");
     }
     gsg_aug_batcher_free(&b);
