@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""PyTorch parity for lib/nn: loads the stream written by `test_nn --parity-dump FILE`
+(our initial weights, an input batch, our outputs and gradients) into
+torchvision.models.resnet18 (CIFAR stem patched, fc = Identity) with strict=True plus
+SimSiam heads, and compares eval-mode outputs and one training step's gradients and
+BN running statistics.  Exit 0 when everything agrees, 1 with one line per mismatch,
+77 when torch/torchvision are missing (the caller reports a skip)."""
+import struct
+import sys
+
+try:
+    import numpy as np
+    import zstandard as zstd
+    import torch
+    import torch.nn as nn
+    import torchvision
+except ImportError as e:  # pragma: no cover
+    print(f"torch_parity: skipped: {e}")
+    sys.exit(77)
+
+DT = {1: '<f4', 2: '<f2', 4: '<f8', 5: 'u1', 6: '<i4', 7: '<i8'}
+
+
+def read_gsgt(path):
+    """The reader from formats/tstream.md: yields (seq, name, meta, array)."""
+    with open(path, 'rb') as f:
+        r = zstd.ZstdDecompressor().stream_reader(f, read_across_frames=True)
+        while True:
+            head = r.read(32)
+            if not head:
+                break
+            if len(head) != 32:
+                raise ValueError(f'{path}: truncated record header')
+            magic, ver, dt, nd, fl, hb, nl, ml, seq, nb = struct.unpack('<4sBBBBIHHQQ', head)
+            if magic != b'GSGT' or ver != 1:
+                raise ValueError(f'{path}: bad record header')
+            rest = r.read(hb - 32)
+            dims = struct.unpack(f'<{nd}Q', rest[:8 * nd])
+            name = rest[8 * nd:8 * nd + nl].decode()
+            meta = rest[8 * nd + nl:8 * nd + nl + ml].decode()
+            data = r.read(nb)
+            if len(data) != nb:
+                raise ValueError(f'{path}: truncated tensor {name}')
+            yield seq, name, meta, np.frombuffer(data, DT[dt]).reshape(dims).copy()
+
+
+def main():
+    path = sys.argv[1]
+    rec, meta0 = {}, ''
+    for _, name, meta, a in read_gsgt(path):
+        if not meta0 and meta:
+            meta0 = meta
+        rec[name] = a
+    cfg = dict(kv.split('=', 1) for kv in meta0.strip().split('\n'))
+    assert cfg['arch'] == 'resnet18' and cfg['stem'] == 'cifar', cfg   # width is checked by the strict load
+    hid, D, ph = int(cfg['proj_hidden']), int(cfg['proj_dim']), int(cfg['pred_hidden'])
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    net = torchvision.models.resnet18()
+    net.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+    net.maxpool = nn.Identity()
+    net.fc = nn.Identity()
+    projector = nn.Sequential(nn.Linear(512, hid, bias=False), nn.BatchNorm1d(hid), nn.ReLU(inplace=True),
+                              nn.Linear(hid, D, bias=False), nn.BatchNorm1d(D, affine=False))
+    predictor = nn.Sequential(nn.Linear(D, ph, bias=False), nn.BatchNorm1d(ph), nn.ReLU(inplace=True),
+                              nn.Linear(ph, D))
+
+    def sd(prefix):
+        out = {}
+        for k, v in rec.items():
+            if k.startswith('w.' + prefix):
+                t = torch.from_numpy(v)
+                out[k[2 + len(prefix):]] = t
+        return out
+    bb = {k: v for k, v in sd('').items() if not k.startswith(('projector.', 'predictor.'))}
+    net.load_state_dict(bb, strict=True)           # raises on any missing or unexpected name
+    projector.load_state_dict(sd('projector.'), strict=True)
+    predictor.load_state_dict(sd('predictor.'), strict=True)
+    x = torch.from_numpy(rec['x']).permute(0, 3, 1, 2).contiguous()
+    dz, dp = torch.from_numpy(rec['dz']), torch.from_numpy(rec['dp'])
+    bad = []
+
+    def cmp(what, ours, theirs, rtol, atol=0.0):
+        ours = np.asarray(ours, dtype=np.float64)
+        theirs = np.asarray(theirs.detach().numpy() if torch.is_tensor(theirs) else theirs, dtype=np.float64)
+        if ours.shape != theirs.shape:
+            bad.append(f'{what}: shape {ours.shape}, expected {theirs.shape}')
+            return
+        scale = np.abs(theirs).max() + 1e-12
+        err = np.abs(ours - theirs).max()
+        if err > rtol * scale + atol:
+            bad.append(f'{what}: max abs error {err:.3g} (scale {scale:.3g}, tolerance {rtol:g} relative)')
+    for m in (net, projector, predictor):
+        m.eval()
+    with torch.no_grad():
+        h = net(x)
+        z = projector(h)
+        p = predictor(z)
+    cmp('eval.h', rec['eval.h'], h, 1e-4)
+    cmp('eval.z', rec['eval.z'], z, 1e-4)
+    cmp('eval.p', rec['eval.p'], p, 1e-4)
+    for m in (net, projector, predictor):
+        m.train()
+    h = net(x)
+    z = projector(h)
+    p = predictor(z)
+    cmp('train.h', rec['train.h'], h, 1e-4)
+    cmp('train.z', rec['train.z'], z, 1e-3)
+    cmp('train.p', rec['train.p'], p, 1e-3)
+    ((z * dz).sum() + (p * dp).sum()).backward()
+    named = [(k, v) for k, v in net.named_parameters()] + \
+            [('projector.' + k, v) for k, v in projector.named_parameters()] + \
+            [('predictor.' + k, v) for k, v in predictor.named_parameters()]
+    for k, v in named:
+        if 'g.' + k not in rec:
+            bad.append(f'gradient of {k}: missing from our dump')
+            continue
+        cmp('gradient of ' + k, rec['g.' + k], v.grad, 2e-3)
+    bufs = [(k, v) for k, v in net.named_buffers()] + \
+           [('projector.' + k, v) for k, v in projector.named_buffers()] + \
+           [('predictor.' + k, v) for k, v in predictor.named_buffers()]
+    for k, v in bufs:
+        cmp('buffer ' + k, rec['b.' + k], v, 1e-4, 1e-6)
+    ng = len(named)
+    if bad:
+        for b in bad:
+            print('torch_parity: ' + b)
+        print(f'torch_parity: {len(bad)} mismatches')
+        return 1
+    print(f'torch_parity: ok: eval outputs, train outputs, {ng} gradients and {len(bufs)} buffers agree '
+          f'(torch {torch.__version__}, torchvision {torchvision.__version__})')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
