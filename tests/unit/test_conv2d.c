@@ -64,6 +64,7 @@ TEST(ref_grad_k3_s2_p1) { fd_check((struct gsg_conv2d_desc){2, 5, 4, 3, 2, 3, 2,
 TEST(ref_grad_k1_s2_odd) { fd_check((struct gsg_conv2d_desc){1, 5, 5, 2, 3, 1, 2, 0}); }
 TEST(ref_grad_k7_s2_p3) { fd_check((struct gsg_conv2d_desc){1, 9, 8, 2, 2, 7, 2, 3}); }
 TEST(ref_grad_k3_s1_p0_ci1) { fd_check((struct gsg_conv2d_desc){2, 4, 6, 1, 3, 3, 1, 0}); }
+TEST(ref_grad_k3_s2_uneven) { fd_check((struct gsg_conv2d_desc){1, 6, 5, 2, 2, 3, 2, 1}); }
 
 /* A hand-computed case: 1x3x3x1 input 1..9, one 3x3 kernel of ones, pad 1 -> the 3x3 box sums. */
 TEST(ref_golden_box_sum)
@@ -88,6 +89,8 @@ static const struct gsg_conv2d_desc cases[] = {
     {1, 3, 3, 2, 2, 3, 1, 2},        /* padding larger than the output needs */
     {130, 4, 4, 8, 8, 3, 1, 1},      /* batch with a tile tail (64 + 64 + 2 images) */
     {3, 10, 9, 3, 4, 7, 1, 3},       /* K = 7 stride 1 */
+    {2, 8, 10, 4, 6, 3, 2, 1},       /* 3x3 stride 2 where (H+2p-K) % s != 0 (CIFAR's s2 layers) */
+    {2, 9, 9, 3, 4, 7, 2, 3},        /* 7x7 stride 2, odd input (ImageNet stem, uneven) */
 };
 
 static double nmse_d(const float *a, const double *ref, int64_t n)
@@ -270,6 +273,7 @@ int main(void)
     RUN(ref_grad_k1_s2_odd);
     RUN(ref_grad_k7_s2_p3);
     RUN(ref_grad_k3_s1_p0_ci1);
+    RUN(ref_grad_k3_s2_uneven);
     RUN(ref_golden_box_sum);
     RUN(im2col_vs_ref);
 #ifdef GSG_HAVE_DNNL
