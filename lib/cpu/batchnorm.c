@@ -195,6 +195,26 @@ gsg_status gsg_cpu_batchnorm_relu_fwd(float *y, float *save_mean, float *save_in
                   eps, 1);
 }
 
+/* pass 1 of the fused BN+ReLU backward: sums of the ReLU-masked dy. gcc will not if-convert a
+ * float-mask select feeding double accumulators, so the mask is applied in f32 into a small
+ * on-stack chunk first; both loops then vectorise. */
+static void bwd_sums_masked(double *restrict sd, double *restrict sdx, const float *restrict dy,
+                            const float *restrict ry, const float *restrict x, const double *restrict mu, int64_t L)
+{
+    float gm[256];
+    for (int64_t i0 = 0; i0 < L; i0 += 256) {
+        const int64_t n = L - i0 < 256 ? L - i0 : 256;
+        #pragma omp simd
+        for (int64_t i = 0; i < n; i++) gm[i] = ry[i0 + i] > 0.0f ? dy[i0 + i] : 0.0f;
+        #pragma omp simd
+        for (int64_t i = 0; i < n; i++) {
+            double gv = gm[i];
+            sd[i0 + i] += gv;
+            sdx[i0 + i] += gv * ((double)x[i0 + i] - mu[i0 + i]);
+        }
+    }
+}
+
 gsg_status gsg_cpu_batchnorm_bwd(float *dx, float *dgamma, float *dbeta, const float *dy, const float *relu_y,
                                  const float *x, const float *gamma, const float *save_mean,
                                  const float *save_invstd, int64_t M, int64_t C)
@@ -223,15 +243,8 @@ gsg_status gsg_cpu_batchnorm_bwd(float *dx, float *dgamma, float *dbeta, const f
         for (int64_t i = 0; i < L; i++) sd[i] = sdx[i] = 0;
         for (int64_t g = g0; g < g1; g++) {
             const float *restrict xp = x + g * L, *restrict dyp = dy + g * L;
-            if (relu_y) {
-                const float *restrict ry = relu_y + g * L;
-                #pragma omp simd
-                for (int64_t i = 0; i < L; i++) {
-                    double gv = ry[i] > 0.0f ? (double)dyp[i] : 0.0;
-                    sd[i] += gv;
-                    sdx[i] += gv * ((double)xp[i] - muext[i]);
-                }
-            } else {
+            if (relu_y) bwd_sums_masked(sd, sdx, dyp, relu_y + g * L, xp, muext, L);
+            else {
                 #pragma omp simd
                 for (int64_t i = 0; i < L; i++) {
                     double gv = dyp[i];
