@@ -3,8 +3,9 @@
 # network, dumps re-derived by gsg-select, exact resume, the non-finite-loss stop.
 bats_require_minimum_version 1.5.0
 
-# tiny network: 28x28x1 ResNet-18 of base width 4, heads 32/8
-TINY="--recipe fmnist --width 4 --proj-dim 32 --pred-dim 8 --lr 0.05 --threads 2"
+# tiny network: 28x28x1 ResNet-18 of base width 8, heads 32/8, one thread (fast on a loaded machine)
+TINY="--recipe fmnist --width 8 --proj-dim 32 --pred-dim 8 --lr 0.05 --threads 1"
+TINY_NOPRED=(--recipe fmnist --width 8 --proj-dim 32 --lr 0.05 --threads 1)
 
 setup_file() {
     D=$(mktemp -d "${BATS_RUN_TMPDIR:-/tmp}/gsg-step.XXXXXX")
@@ -136,7 +137,9 @@ print(len(rows), int(fin), min(ks), max(ks))' "$1"
              "--method simsiam --gsg --no-predictor" "--method simsiam --no-predictor" \
              "--method simsiam --gsg --gsg-pairing 2view" "--method byol --gsg --gsg-pairing 2view --gsg-distance cosine"; do
         rm -f "$T/m.jsonl" "$T/c.gsgt"
-        run -0 --separate-stderr gsg-step $TINY $m --steps 3 -i "$F/v4.gsgt" --metrics "$T/m.jsonl" --ckpt "$T/c.gsgt"
+        a=("${TINY_NOPRED[@]}")
+        [[ "$m" == *--no-predictor* ]] || a+=(--pred-dim 8)
+        run -0 --separate-stderr gsg-step "${a[@]}" $m --steps 3 -i "$F/v4.gsgt" --metrics "$T/m.jsonl" --ckpt "$T/c.gsgt"
         [ -s "$T/c.gsgt" ]
         run -0 metrics_summary "$T/m.jsonl"
         if [[ "$m" == *--gsg* ]]; then
