@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY   /* ZSTD_d_stableOutBuffer (zstd >= 1.4.4; a parameter, no struct layouts) */
 #include <zstd.h>
+#include <zstd_errors.h>
 #include "../core/afile.h"
 
 static const uint8_t ZSTD_MAGIC_LE[4] = {0x28, 0xB5, 0x2F, 0xFD};
@@ -254,6 +256,11 @@ struct gsg_tstream_reader {
     /* current record */
     int comp;
     int frame_done;
+    /* fast path: a compressed record whose frame declares its size (at most FAST_MAX) is decoded in
+     * one pass straight into fbuf (zstd's stable output buffer, no internal copy), then parsed there */
+    int fast;
+    uint8_t *fbuf;
+    size_t fcap, fpos, flen;
     uint64_t rec_index;       /* records seen so far in the input (all segments, incl. end records) */
     uint64_t seg_count;       /* data records since the last end record */
     int last_was_end;
@@ -304,6 +311,7 @@ void gsg_tstream_close_read(struct gsg_tstream_reader *r)
     free(r->in);
     free(r->hdr);
     gsg_aligned_free(r->data);
+    gsg_aligned_free(r->fbuf);
     free(r);
 }
 
@@ -355,6 +363,14 @@ static gsg_status r_read(struct gsg_tstream_reader *r, void *dst, size_t n, uint
 {
     uint8_t *d = dst;
     size_t done = 0;
+    if (r->fast) {
+        if (n > r->flen - r->fpos)
+            return rec_err(r, GSG_E_FORMAT, idx, name, off, "expected %zu more bytes in the record's zstd frame, found the end of the frame",
+                           n - (r->flen - r->fpos));
+        memcpy(d, r->fbuf + r->fpos, n);
+        r->fpos += n;
+        return GSG_OK;
+    }
     while (done < n) {
         size_t avail;
         GSG_TRY(r_fill(r, 1, &avail));
@@ -384,6 +400,11 @@ static gsg_status r_read(struct gsg_tstream_reader *r, void *dst, size_t n, uint
 /* Finish the current zstd frame: nothing may follow the record's data inside it. */
 static gsg_status r_end_frame(struct gsg_tstream_reader *r, uint64_t idx, const char *name, uint64_t off)
 {
+    if (r->fast) {
+        if (r->fpos != r->flen)
+            return rec_err(r, GSG_E_FORMAT, idx, name, off, "expected the zstd frame to end with the record's data, found more bytes");
+        return GSG_OK;
+    }
     if (!r->comp) return GSG_OK;
     while (!r->frame_done) {
         size_t avail;
@@ -401,6 +422,68 @@ static gsg_status r_end_frame(struct gsg_tstream_reader *r, uint64_t idx, const 
             return rec_err(r, GSG_E_TRUNCATED, idx, name, off, "expected the rest of the record's zstd frame, found end of input (truncated)");
     }
     ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
+    return GSG_OK;
+}
+
+#define FAST_MAX ((size_t)64 << 20)
+
+/* The record's name from partly decoded bytes, for messages ("" when not (yet) readable). */
+static void partial_name(const uint8_t *p, size_t n, char name[256])
+{
+    name[0] = 0;
+    if (n < GSG_TSTREAM_FIXED || memcmp(p, "GSGT", 4) != 0 || p[6] > GSG_MAX_DIMS) return;
+    size_t nl = get_u16(p + 12), at = GSG_TSTREAM_FIXED + 8 * (size_t)p[6];
+    if (nl < 1 || nl > 255 || at + nl > n) return;
+    memcpy(name, p + at, nl);
+    name[nl] = 0;
+    if (!gsg_tstream_name_valid(name) || strlen(name) != nl) name[0] = 0;
+}
+
+/* Decode the whole current frame (content bytes declared in its header) into fbuf. */
+static gsg_status r_frame_all(struct gsg_tstream_reader *r, size_t content, uint64_t idx, uint64_t off)
+{
+    if (r->fcap < content) {
+        size_t cap = content < ((size_t)1 << 20) ? ((size_t)1 << 20) : content;
+        uint8_t *p = gsg_aligned_alloc(cap);
+        if (!p) return gsg_err_set(GSG_E_NOMEM, "%s: out of memory (%zu bytes)", r->label, cap);
+        gsg_aligned_free(r->fbuf);
+        r->fbuf = p;
+        r->fcap = cap;
+    }
+    ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
+    ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_stableOutBuffer, 1);
+    ZSTD_outBuffer out = {r->fbuf, content, 0};
+    gsg_status st = GSG_OK;
+    for (;;) {
+        size_t avail;
+        st = r_fill(r, 1, &avail);
+        if (st < 0) break;
+        char nm[256];
+        if (avail == 0) {
+            partial_name(r->fbuf, out.pos, nm);
+            st = rec_err(r, GSG_E_TRUNCATED, idx, nm, off, "expected the rest of the record's zstd frame, found end of input (truncated)");
+            break;
+        }
+        ZSTD_inBuffer in = {r->in, r->in_len, r->in_pos};
+        size_t ret = ZSTD_decompressStream(r->dctx, &out, &in);
+        r->in_pos = in.pos;
+        if (ZSTD_isError(ret)) {
+            /* a checksum mismatch comes after the whole content was written */
+            partial_name(r->fbuf, ZSTD_getErrorCode(ret) == ZSTD_error_checksum_wrong ? content : out.pos, nm);
+            st = rec_err(r, GSG_E_FORMAT, idx, nm, off, "expected a valid zstd frame, found a corrupt one (%s)", ZSTD_getErrorName(ret));
+            break;
+        }
+        if (ret == 0) break;
+    }
+    ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
+    ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_stableOutBuffer, 0);
+    if (st < 0) return st;
+    if (out.pos != content)
+        return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "expected a zstd frame of %zu bytes as its header declares, found %zu", content, out.pos);
+    r->fast = 1;
+    r->fpos = 0;
+    r->flen = content;
+    r->frame_done = 1;
     return GSG_OK;
 }
 
@@ -436,6 +519,7 @@ gsg_status gsg_tstream_read(struct gsg_tstream_reader *r, struct gsg_record *rec
         if (avail < 4) return rec_err(r, GSG_E_TRUNCATED, idx, NULL, off, "expected a record header, found %zu stray bytes at the end of input (truncated)", avail);
         const uint8_t *m = r->in + r->in_pos;
         unsigned long long content = ZSTD_CONTENTSIZE_UNKNOWN;
+        r->fast = 0;
         if (memcmp(m, ZSTD_MAGIC_LE, 4) == 0) {
             r->comp = 1;
             r->frame_done = 0;
@@ -443,6 +527,8 @@ gsg_status gsg_tstream_read(struct gsg_tstream_reader *r, struct gsg_record *rec
             content = ZSTD_getFrameContentSize(r->in + r->in_pos, avail);
             if (content == ZSTD_CONTENTSIZE_ERROR)
                 return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "expected a valid zstd frame header, found a corrupt one");
+            if (content != ZSTD_CONTENTSIZE_UNKNOWN && content >= GSG_TSTREAM_FIXED && content <= FAST_MAX)
+                GSG_TRY(r_frame_all(r, (size_t)content, idx, off));
         } else if (memcmp(m, "GSGT", 4) == 0) {
             r->comp = 0;
         } else {
@@ -500,7 +586,14 @@ gsg_status gsg_tstream_read(struct gsg_tstream_reader *r, struct gsg_record *rec
         /* data: grow the buffer as bytes arrive, so a lying header cannot force a huge allocation */
         uint64_t got = 0;
         size_t cap_needed = data_bytes ? (size_t)data_bytes : 1;
-        if (r->data_cap < cap_needed) {
+        uint8_t *data = r->data;
+        if (r->fast) {
+            if (data_bytes > r->flen - r->fpos)
+                return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "expected %llu bytes of data in the zstd frame, found %zu",
+                               (unsigned long long)data_bytes, r->flen - r->fpos);
+            data = r->fbuf + r->fpos;   /* 64-byte aligned: fbuf is, and header_bytes is a multiple of 64 */
+            r->fpos += (size_t)data_bytes;
+        } else if (r->data_cap < cap_needed) {
             size_t step = cap_needed < (64u << 20) ? cap_needed : (64u << 20);
             GSG_TRY(r_grow(r, step));
             while (got < data_bytes) {
@@ -517,6 +610,7 @@ gsg_status gsg_tstream_read(struct gsg_tstream_reader *r, struct gsg_record *rec
                     r->data_cap = ncap;
                 }
             }
+            data = r->data;
         } else {
             GSG_TRY(r_read(r, r->data, (size_t)data_bytes, idx, rec->name, off));
         }
@@ -527,7 +621,7 @@ gsg_status gsg_tstream_read(struct gsg_tstream_reader *r, struct gsg_record *rec
             int64_t v = 0;
             if (dt != GSG_DTYPE_I64 || nd != 0)
                 return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "expected the end record to be an i64 scalar, found %s of rank %u", gsg_dtype_name((enum gsg_dtype)dt), nd);
-            memcpy(&v, r->data, 8);
+            memcpy(&v, data, 8);
             if ((uint64_t)v != r->seg_count)
                 return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "expected the end record to count the %llu records read, found %lld",
                                (unsigned long long)r->seg_count, (long long)v);
@@ -541,7 +635,7 @@ gsg_status gsg_tstream_read(struct gsg_tstream_reader *r, struct gsg_record *rec
         rec->seq = seq;
         rec->meta = meta;
         rec->meta_len = meta_len;
-        rec->t = gsg_tensor_view(r->data, (enum gsg_dtype)dt, GSG_DEV_CPU, (int)nd, dims);
+        rec->t = gsg_tensor_view(data, (enum gsg_dtype)dt, GSG_DEV_CPU, (int)nd, dims);
         rec->index = idx;
         rec->offset = off;
         rec->stored_bytes = end_off - off;
