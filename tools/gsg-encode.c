@@ -196,7 +196,7 @@ static gsg_status encode_batch(struct encode_state *s, const struct encode_opts 
     }
     if (o->pixels) {
         const uint8_t *p = rec->t.data;
-        for (int64_t i = 0; i < N * s->F; i++) s->h[i] = (float)p[i] * (1.0f / 255.0f);
+        for (int64_t i = 0; i < N * s->F; i++) s->h[i] = (float)p[i] / 255.0f;
     } else if (N > 0) {
         float mean[3], std[3];
         GSG_TRY(pick_norm(o, r, rec, gsg_encoder_recipe(s->enc), mean, std));

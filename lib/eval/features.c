@@ -76,7 +76,7 @@ gsg_status gsg_features_load(struct gsg_features *f, const char *path, const cha
             float *dst = f->x + f->n * dim;
             if (img) {
                 const uint8_t *src = rec.t.data;
-                for (int64_t i = 0; i < N * dim; i++) dst[i] = (float)src[i] * (1.0f / 255.0f);
+                for (int64_t i = 0; i < N * dim; i++) dst[i] = (float)src[i] / 255.0f;
             } else {
                 memcpy(dst, rec.t.data, sizeof(float) * (size_t)(N * dim));
             }

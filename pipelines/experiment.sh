@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# pipelines/experiment.sh: a comparison at equal epochs and hyper-parameters, repeated over
+# seeds, into results/<name>/:
+#   table.md            final k-NN top-1/top-5 (mean ± std over seeds), loss, collapse verdict,
+#                       time, plus the random-encoder and raw-pixel baselines on the same split
+#   loss.png, knn.png   loss and k-NN top-1 per epoch, one line per method (gnuplot)
+#   runs/<method>/seed<S>/  each run's metrics.jsonl, epoch_loss.txt, knn_epochs.txt, ...
+#   <method>.loss.dat, <method>.knn.dat   the plotted curves (mean over seeds)
+# Experiments:
+#   gsg            SimSiam vs SimSiam+GSG, BYOL vs BYOL+GSG
+#   no-predictor   SimSiam vs SimSiam+GSG, both without predictor (plain SimSiam collapses)
+#   batch-size     SimSiam vs SimSiam+GSG at batch 64, 128, 256
+set -euo pipefail
+GSG_PROG=experiment.sh
+. "$(dirname "$0")/lib.sh"
+
+usage() {
+    cat <<USAGE
+Usage: $GSG_PROG --name gsg|no-predictor|batch-size [OPTIONS]
+  --epochs E        epochs per run (default 20; QUICK: 2)
+  --batch B         batch (default 256; batch-size uses 64 128 256)
+  --seeds "S..."    seeds (default "0")
+  --limit N         training images (default 0 = all 60000; QUICK: 2000)
+  --knn-every K     k-NN curve point every K epochs (default 1)
+  --curve-bank N    bank images for the curve points (default 10000; QUICK: 2000)
+  --curve-test N    test images for the curve points (default 2000; QUICK: 500)
+  --bank N          bank images for the final k-NN (default 0 = all; QUICK: 2000)
+  --test N          test images for the final k-NN (default 0 = all; QUICK: 1000)
+  --quick           the smoke variant (QUICK=1): tiny budget, same outputs
+  --data D  --recipe R  --device D  --out DIR (default results)
+  --step-args "..." extra gsg-step options for every run
+  -h, --help        this help
+Exit status: 0 success, 1 a run failed, 2 usage error.
+USAGE
+}
+name="" epochs="" batch=${BATCH:-256} seeds=${SEEDS:-0} limit="" knn_every=1 cbank="" ctest="" bank="" test=""
+quick=${QUICK:-0} data=${DATA:-fashion-mnist} recipe=${RECIPE:-fmnist} device=${DEVICE:-cpu} outdir=results step_args=""
+while [ $# -gt 0 ]; do
+    case $1 in
+        --name) name=$2; shift 2 ;;
+        --epochs) epochs=$2; shift 2 ;;
+        --batch) batch=$2; shift 2 ;;
+        --seeds) seeds=$2; shift 2 ;;
+        --limit) limit=$2; shift 2 ;;
+        --knn-every) knn_every=$2; shift 2 ;;
+        --curve-bank) cbank=$2; shift 2 ;;
+        --curve-test) ctest=$2; shift 2 ;;
+        --bank) bank=$2; shift 2 ;;
+        --test) test=$2; shift 2 ;;
+        --quick) quick=1; shift ;;
+        --data) data=$2; shift 2 ;;
+        --recipe) recipe=$2; shift 2 ;;
+        --device) device=$2; shift 2 ;;
+        --out) outdir=$2; shift 2 ;;
+        --step-args) step_args=$2; shift 2 ;;
+        -h|--help) usage; exit 0 ;;
+        *) gsg_usage_die "unknown option '$1'" ;;
+    esac
+done
+if [ "$quick" = 1 ]; then d_ep=2 d_lim=2000 d_cb=2000 d_ct=500 d_b=2000 d_t=1000; else d_ep=20 d_lim=0 d_cb=10000 d_ct=2000 d_b=0 d_t=0; fi
+epochs=${epochs:-$d_ep} limit=${limit:-$d_lim} cbank=${cbank:-$d_cb} ctest=${ctest:-$d_ct} bank=${bank:-$d_b} test=${test:-$d_t}
+for v in epochs batch limit knn_every cbank ctest bank test; do
+    [[ "${!v}" =~ ^[0-9]+$ ]] || gsg_usage_die "--${v//_/-}: '${!v}' is not a count"
+done
+for s in $seeds; do [[ "$s" =~ ^[0-9]+$ ]] || gsg_usage_die "--seeds: '$s' is not a seed"; done
+# variants: label method gsg no-predictor batch
+case $name in
+    gsg) variants=("simsiam simsiam off 0 $batch" "simsiam+gsg simsiam on 0 $batch" "byol byol off 0 $batch" "byol+gsg byol on 0 $batch") ;;
+    no-predictor) variants=("simsiam-nopred simsiam off 1 $batch" "simsiam+gsg-nopred simsiam on 1 $batch") ;;
+    batch-size) variants=(); for b in 64 128 256; do variants+=("simsiam-b$b simsiam off 0 $b" "simsiam+gsg-b$b simsiam on 0 $b"); done ;;
+    "") gsg_usage_die "give --name gsg|no-predictor|batch-size" ;;
+    *) gsg_usage_die "--name: '$name' is not gsg, no-predictor or batch-size" ;;
+esac
+gsg_need_tools gsg-augment gsg-step gsg-encode gsg-eval
+R="$outdir/$name"
+mkdir -p "$R/runs"
+P="$GSG_ROOT/pipelines"
+export GSG_CACHE="$R/plain"
+T0=$(gsg_seconds)
+{
+    echo "experiment=$name quick=$quick epochs=$epochs seeds=$seeds limit=$limit data=$data recipe=$recipe device=$device"
+    echo "final k-NN: bank=$bank test=$test (0 = all); curve: every $knn_every epochs, bank=$cbank test=$ctest"
+    echo "step_args=$step_args"
+} >"$R/settings.txt"
+ev=(--data "$data" --recipe "$recipe" --bank-limit "$bank" --test-limit "$test" --cache "$R/plain" --device "$device")
+
+for seed in $seeds; do
+    for v in "${variants[@]}"; do
+        read -r label method gsg nopred b <<<"$v"
+        run="$R/runs/$label/seed$seed"
+        np=(); [ "$nopred" = 1 ] && np=(--no-predictor)
+        gsg_log "$GSG_PROG: $name: $label seed $seed ($epochs epochs, batch $b)"
+        t=$(gsg_seconds)
+        bash "$P/train.sh" --data "$data" --recipe "$recipe" --method "$method" --gsg "$gsg" "${np[@]}" --epochs "$epochs" \
+            --batch "$b" --seed "$seed" --device "$device" --limit "$limit" --knn-every "$knn_every" --knn-bank "$cbank" \
+            --knn-test "$ctest" --step-args "$step_args" --out "$run"
+        echo "$(gsg_elapsed "$t")" >"$run/seconds.txt"
+        bash "$P/knn.sh" --ckpt "$run/ckpt.gsgt" --label "$label" --out "$run/final" --keep "${ev[@]}" >/dev/null
+        tef=$(ls "$run/final"/features_test_*.gsgt | head -n 1)
+        gsg-eval collapse --json "$tef" >"$run/final/collapse.json"
+        rm -f "$run/final"/features_*.gsgt
+    done
+done
+gsg_log "$GSG_PROG: baselines on the same split"
+bash "$P/knn.sh" --init "$recipe" --seed "$(set -- $seeds; echo "$1")" --label "random init" --out "$R/baseline_random" "${ev[@]}" >/dev/null
+bash "$P/knn.sh" --pixels --label "raw pixels" --out "$R/baseline_pixels" "${ev[@]}" >/dev/null
+
+# ---- table ----
+nseeds=$(set -- $seeds; echo $#)
+pm() { awk -v m="$1" -v s="$2" -v n="$3" 'BEGIN { if (m == "-") print "-"; else if (n > 1) printf "%.2f ± %.2f", 100 * m, 100 * s; else printf "%.2f", 100 * m }'; }
+{
+    echo "## experiment $name: weighted k-NN (k=200, T=0.1) on $data"
+    echo
+    echo "Equal epochs ($epochs) and hyper-parameters per method; seeds: $seeds; training images: $([ "$limit" = 0 ] && echo all || echo "$limit")."
+    echo "Final k-NN bank: $(gsg_json train_rows "$R/baseline_pixels/knn.json") training images, $(gsg_json test_rows "$R/baseline_pixels/knn.json") test images."
+    [ "$quick" = 1 ] && echo "QUICK=1: a smoke run; these numbers say nothing about the methods."
+    echo
+    echo "| method | batch | k-NN top-1 (%) | top-5 (%) | final loss | collapse (erank, verdict) | train s |"
+    echo "|---|---|---|---|---|---|---|"
+    for v in "${variants[@]}"; do
+        read -r label method gsg nopred b <<<"$v"
+        t1=() t5=() ls=() sec=() er=() vd=""
+        for seed in $seeds; do
+            run="$R/runs/$label/seed$seed"
+            t1+=("$(gsg_json top1 "$run/final/knn.json")"); t5+=("$(gsg_json top5 "$run/final/knn.json")")
+            ls+=("$(tail -n 1 "$run/epoch_loss.txt" | awk '{ print $2 }')"); sec+=("$(cat "$run/seconds.txt")")
+            er+=("$(gsg_json erank "$run/final/collapse.json")"); vd="$vd $(gsg_json verdict "$run/final/collapse.json")"
+        done
+        read -r m1 s1 n1 <<<"$(gsg_mean_std "${t1[@]}")"; read -r m5 s5 n5 <<<"$(gsg_mean_std "${t5[@]}")"
+        read -r ml sl _ <<<"$(gsg_mean_std "${ls[@]}")"; read -r ms _ _ <<<"$(gsg_mean_std "${sec[@]}")"
+        read -r me _ _ <<<"$(gsg_mean_std "${er[@]}")"
+        printf '| %s | %s | %s | %s | %.4f | %.1f,%s | %.0f |\n' "$label" "$b" "$(pm "$m1" "$s1" "$n1")" "$(pm "$m5" "$s5" "$n5")" "$ml" "$me" \
+            "$(printf '%s\n' $vd | sort | uniq -c | awk '{ printf " %s%s", $2, ($1 > 1 ? "x" $1 : "") }')" "$ms"
+    done
+    for bl in random pixels; do
+        j="$R/baseline_$bl/knn.json"
+        printf '| %s | - | %s | %s | - | - | - |\n' "$([ $bl = random ] && echo "random init (seed $(set -- $seeds; echo "$1"))" || echo "raw pixels")" \
+            "$(gsg_pct "$(gsg_json top1 "$j")")" "$(gsg_pct "$(gsg_json top5 "$j")")"
+    done
+    echo
+    echo "Total time: $(gsg_elapsed "$T0") s. Curves: loss.png, knn.png (mean over $nseeds seed(s))."
+} >"$R/table.md"
+
+# ---- curves and plots ----
+plot_loss="" plot_knn=""
+for v in "${variants[@]}"; do
+    read -r label _ <<<"$v"
+    f_l="$R/$label.loss.dat" f_k="$R/$label.knn.dat"
+    for seed in $seeds; do cat "$R/runs/$label/seed$seed/epoch_loss.txt"; done |
+        awk '{ s[$1] += $2; n[$1]++ } END { for (e in s) printf "%d %.6f\n", e, s[e] / n[e] }' | sort -n >"$f_l"
+    for seed in $seeds; do cat "$R/runs/$label/seed$seed/knn_epochs.txt" 2>/dev/null || true; done |
+        awk '{ s[$1] += $2; n[$1]++ } END { for (e in s) printf "%d %.6f\n", e, 100 * s[e] / n[e] }' | sort -n >"$f_k"
+    plot_loss="$plot_loss${plot_loss:+, }'$f_l' using 1:2 with linespoints title '$label'"
+    [ -s "$f_k" ] && plot_knn="$plot_knn${plot_knn:+, }'$f_k' using 1:2 with linespoints title '$label'"
+done
+if command -v gnuplot >/dev/null 2>&1; then
+    term=png; gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo && term=pngcairo
+    gnuplot <<GP || gsg_log "$GSG_PROG: gnuplot failed; the .dat files are there"
+set terminal $term size 900,560 noenhanced
+set key outside right
+set grid
+set xlabel 'epoch'
+set output '$R/loss.png'
+set title 'experiment $name: training loss per epoch'
+set ylabel 'loss (mean over the epoch)'
+plot $plot_loss
+set output '$R/knn.png'
+set title 'experiment $name: k-NN top-1 per epoch (bank $cbank, test $ctest)'
+set ylabel 'k-NN top-1 (%)'
+$([ -n "$plot_knn" ] && echo "plot $plot_knn" || echo "unset output")
+GP
+else
+    gsg_log "$GSG_PROG: gnuplot not found (pipelines/deps.sh installs gnuplot-nox): no plots"
+fi
+cat "$R/table.md"

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# pipelines/lib.sh: helpers sourced by the other pipeline scripts (not run directly).
+# Finds the tools ($GSG_BIN, else $BUILD/bin, else build/bin, else PATH), logs with
+# timestamps on stderr, reads numbers out of gsg-eval --json lines and metrics files.
+
+GSG_ROOT=${GSG_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+if [ -z "${GSG_BIN:-}" ]; then
+    if [ -x "$GSG_ROOT/${BUILD:-build}/bin/gsg-step" ]; then GSG_BIN="$GSG_ROOT/${BUILD:-build}/bin"
+    elif [ -x "$GSG_ROOT/build/bin/gsg-step" ]; then GSG_BIN="$GSG_ROOT/build/bin"
+    else GSG_BIN=""; fi
+fi
+[ -n "$GSG_BIN" ] && export PATH="$GSG_BIN:$PATH"
+export GSG_ROOT GSG_BIN
+
+gsg_log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+gsg_die() { printf '%s: %s\n' "${GSG_PROG:-pipeline}" "$*" >&2; exit 1; }
+gsg_usage_die() { printf '%s: %s\nTry '\''%s --help'\''.\n' "${GSG_PROG:-pipeline}" "$*" "${GSG_PROG:-pipeline}" >&2; exit 2; }
+
+gsg_need_tools() {
+    local t
+    for t in "$@"; do
+        command -v "$t" >/dev/null 2>&1 || gsg_die "$t not found (run 'make' first, or set GSG_BIN)"
+    done
+}
+
+# gsg_json KEY [FILE]: the value of "KEY" in a one-line JSON object (first line of FILE or stdin).
+gsg_json() {
+    local key=$1
+    shift
+    head -n 1 "$@" | sed -n "s/.*\"$key\":\"\{0,1\}\([^\",}]*\).*/\1/p"
+}
+
+# gsg_pct X: a fraction as a percentage with two decimals.
+gsg_pct() { awk -v x="$1" 'BEGIN { if (x == "") print "-"; else printf "%.2f", 100 * x }'; }
+
+# gsg_epoch_loss METRICS: "epoch mean_loss" per epoch (1-based) from gsg-step's JSON lines.
+gsg_epoch_loss() {
+    sed -n 's/.*"epoch":\([0-9]*\),"loss":\([-0-9.eE+]*\).*/\1 \2/p' "$1" |
+        awk '{ s[$1] += $2; n[$1]++ } END { for (e in s) printf "%d %.6f\n", e + 1, s[e] / n[e] }' | sort -n
+}
+
+# gsg_mean_std VALUES...: "mean std n" (sample std, 0 for one value).
+gsg_mean_std() {
+    printf '%s\n' "$@" | awk 'NF { x[n++] = $1; s += $1 } END {
+        if (n == 0) { print "- - 0"; exit }
+        m = s / n; v = 0; for (i = 0; i < n; i++) v += (x[i] - m) ^ 2
+        printf "%.6f %.6f %d\n", m, (n > 1 ? sqrt(v / (n - 1)) : 0), n }'
+}
+
+gsg_seconds() { date +%s.%N; }
+gsg_elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# gsg_plain DATA RECIPE SPLIT LIMIT OUT: the deterministic eval images of a split
+# (train|test; LIMIT 0 = all) as a stream file, made once and reused (keyed by its name).
+gsg_plain() {
+    local data=$1 recipe=$2 split=$3 limit=$4 out=$5
+    if [ -s "$out" ]; then return 0; fi
+    local args=(--plain --recipe "$recipe" --split "$split" --data "$data")
+    [ "$limit" != 0 ] && args+=(--limit "$limit")
+    gsg-augment "${args[@]}" -o "$out"
+}
+
+# gsg_count_images DATA RECIPE LIMIT: number of training images gsg-augment will use
+# (LIMIT when set, else counted from one --plain pass).
+gsg_count_images() {
+    local data=$1 recipe=$2 limit=$3
+    if [ "$limit" != 0 ]; then echo "$limit"; return 0; fi
+    gsg-augment --plain --recipe "$recipe" --split train --data "$data" --level 0 |
+        gsg-tensor info --name label - | awk 'NR > 1 { gsub(/[\[\]]/, "", $5); n += $5 } END { print n + 0 }'
+}
