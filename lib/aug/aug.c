@@ -1,3 +1,6 @@
+/* FP exceptions are never enabled here; without this GCC will not if-convert float compares, and the
+ * pixel loops stay scalar. Results are unchanged (IEEE semantics otherwise kept). */
+#pragma GCC optimize("no-trapping-math")
 #include "aug.h"
 #include <math.h>
 #include <stdlib.h>
@@ -262,7 +265,12 @@ void gsg_aug_grayscale(float *x, int C, int64_t HW)
     }
 }
 
-/* torchvision's _rgb2hsv / _hsv2rgb, with v on the 0..255 scale. Branch-free so it vectorises. */
+static inline float minf(float a, float b) { return a < b ? a : b; }
+static inline float maxf(float a, float b) { return a > b ? a : b; }
+
+/* torchvision's _rgb2hsv, hue shift, _hsv2rgb, with v on the 0..255 scale. Written with
+ * 0/1 masks as torchvision does, and HSV -> RGB as v - v s max(0, min(k, 4 - k, 1)) with
+ * k = (n + 6 h) mod 6 for n = 5, 3, 1 (the same six cases), so the loop vectorises. */
 void gsg_aug_hue(float *x, int C, int64_t HW, float h)
 {
     if (C != 3 || h == 0.0f) return;
@@ -270,27 +278,26 @@ void gsg_aug_hue(float *x, int C, int64_t HW, float h)
 #pragma omp simd
     for (int64_t i = 0; i < HW; i++) {
         float r = R[i], g = G[i], b = B[i];
-        float maxc = r > g ? r : g, minc = r < g ? r : g;
-        maxc = maxc > b ? maxc : b;
-        minc = minc < b ? minc : b;
+        float maxc = maxf(maxf(r, g), b), minc = minf(minf(r, g), b);
         float cr = maxc - minc;
-        float s = cr / (cr == 0.0f ? 1.0f : maxc);
-        float inv = 1.0f / (cr == 0.0f ? 1.0f : cr);
+        float eqc = (float)(cr == 0.0f);
+        float s = cr / (maxc + eqc * (1.0f - maxc));
+        float inv = 1.0f / (cr + eqc);
         float rc = (maxc - r) * inv, gc = (maxc - g) * inv, bc = (maxc - b) * inv;
-        float hr = bc - gc, hg = 2.0f + rc - bc, hb = 4.0f + gc - rc;
-        float hh = maxc == r ? hr : (maxc == g ? hg : hb);
+        float mr = (float)(maxc == r), mg = (float)(maxc == g) * (1.0f - mr), mb = (1.0f - mr) * (1.0f - mg);
+        float hh = mr * (bc - gc) + mg * (2.0f + rc - bc) + mb * (4.0f + gc - rc);
         hh = hh * (1.0f / 6.0f) + 1.0f;
         hh = hh - floorf(hh);                 /* fmod(h/6 + 1, 1) */
         hh = hh + h;                          /* (h + factor) mod 1 */
         hh = hh - floorf(hh);
-        float v = maxc;
-        float h6 = hh * 6.0f, fi = floorf(h6), f = h6 - fi;
-        fi = fi >= 6.0f ? fi - 6.0f : fi;
-        float p = clamp255(v * (1.0f - s)), q = clamp255(v * (1.0f - s * f)), t = clamp255(v * (1.0f - s * (1.0f - f)));
-        float ro = fi == 0.0f ? v : fi == 1.0f ? q : fi == 2.0f ? p : fi == 3.0f ? p : fi == 4.0f ? t : v;
-        float go = fi == 0.0f ? t : fi == 1.0f ? v : fi == 2.0f ? v : fi == 3.0f ? q : p;
-        float bo = fi == 0.0f ? p : fi == 1.0f ? p : fi == 2.0f ? t : fi == 3.0f ? v : fi == 4.0f ? v : q;
-        R[i] = ro; G[i] = go; B[i] = bo;
+        float h6 = hh * 6.0f, vs = maxc * s;
+        float kr = 5.0f + h6, kg = 3.0f + h6, kb = 1.0f + h6;
+        kr -= 6.0f * (float)(kr >= 6.0f);
+        kg -= 6.0f * (float)(kg >= 6.0f);
+        kb -= 6.0f * (float)(kb >= 6.0f);
+        R[i] = maxc - vs * maxf(0.0f, minf(minf(kr, 4.0f - kr), 1.0f));
+        G[i] = maxc - vs * maxf(0.0f, minf(minf(kg, 4.0f - kg), 1.0f));
+        B[i] = maxc - vs * maxf(0.0f, minf(minf(kb, 4.0f - kb), 1.0f));
     }
 }
 
