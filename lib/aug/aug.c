@@ -137,7 +137,7 @@ static void taps_compute(struct taps *t, int in_size, double in0, double in_len,
 
 size_t gsg_aug_resize_tmp(int C, int H, int W, int oh, int ow)
 {
-    return (size_t)C * (size_t)H * (size_t)ow + (size_t)(ow + oh) * 80 + (size_t)(ow + oh) * 4 + (size_t)W + 16;
+    return (size_t)C * (size_t)H * (size_t)ow + (size_t)(ow + oh) * 160 + (size_t)(ow + oh) * 4 + (size_t)W + 16;
 }
 
 void gsg_aug_resize(float *dst, const uint8_t *src, int C, int H, int W, double bx, double by, double bw, double bh,
@@ -152,7 +152,8 @@ void gsg_aug_resize(float *dst, const uint8_t *src, int C, int H, int W, double 
     float *row = tmp;
     float *tw = tmp + (size_t)C * H * ow;
     tx.w = tw; ty.w = tw + (size_t)ow * tx.kmax;
-    int *ti = (int *)(ty.w + (size_t)oh * ty.kmax);
+    float *wt = ty.w + (size_t)oh * ty.kmax;       /* tx.w transposed: [kmax, ow] */
+    int *ti = (int *)(wt + (size_t)ow * tx.kmax);
     tx.start = ti; tx.count = ti + ow; ty.start = ti + 2 * ow; ty.count = ti + 2 * ow + oh;
     taps_compute(&tx, W, bx, bw, ow, flip);
     taps_compute(&ty, H, by, bh, oh, 0);
@@ -164,6 +165,9 @@ void gsg_aug_resize(float *dst, const uint8_t *src, int C, int H, int W, double 
     int rows = r1 - r0;
     /* every window has kmax taps inside the row when the row is at least kmax wide */
     int fixed = W >= tx.kmax;
+    if (fixed)
+        for (int x = 0; x < ow; x++)
+            for (int k = 0; k < tx.kmax; k++) wt[(size_t)k * ow + x] = tx.w[(size_t)x * tx.kmax + k];
     float *srow = (float *)(ti + 2 * ow + 2 * oh);
     /* horizontal pass: rows r0..r1 of every channel */
     for (int c = 0; c < C; c++) {
@@ -173,13 +177,11 @@ void gsg_aug_resize(float *dst, const uint8_t *src, int C, int H, int W, double 
             if (fixed) {
                 for (int x = 0; x < W; x++) srow[x] = (float)s[x];
                 const int K = tx.kmax;
-#pragma omp simd
-                for (int x = 0; x < ow; x++) {
-                    const float *w = tx.w + (size_t)x * K;
-                    const float *sp = srow + tx.start[x];
-                    float acc = 0;
-                    for (int k = 0; k < K; k++) acc += w[k] * sp[k];
-                    o[x] = acc;
+                const int *st = tx.start;
+                for (int x = 0; x < ow; x++) o[x] = 0;
+                for (int k = 0; k < K; k++) {
+                    const float *wk = wt + (size_t)k * ow, *sk = srow + k;
+                    for (int x = 0; x < ow; x++) o[x] += wk[x] * sk[st[x]];
                 }
             } else {
                 for (int x = 0; x < ow; x++) {
