@@ -3,6 +3,8 @@
 #include "check.h"
 #include "ssl/gsg.h"
 #include "core/rng.h"
+#include "eval/collapse.h"
+#include "ssl/train.h"
 #include <stdlib.h>
 
 /* Two images (N=2), D=2, four views each. Hand-computed distances:
@@ -264,6 +266,89 @@ TEST(ema_hand)
     CHECK_CLOSE(gsg_cosine_lr(0.1, 6, 10, 2), 0.05, 1e-12, 0);
 }
 
+/* The collapse monitors on a constructed collapsed batch. Rows all lie on one direction
+ * (z[n] = s_n u, s_n = +-1 and random magnitudes) and then go through a per-dimension
+ * standardisation, as the projector's affine-free BatchNorm does: the per-dimension std of the
+ * normalised rows still looks healthy (about 1/sqrt(D)), the effective rank reads 1. */
+TEST(monitors_constructed_collapse)
+{
+    enum { N = 64, D = 32 };
+    static float z[N * D], h[N * D];
+    struct gsg_rng r;
+    gsg_rng_init(&r, 5, gsg_rng_stream(GSG_RNG_TEST, 3, 0, 0));
+    float u[D];
+    for (int d = 0; d < D; d++) u[d] = (float)gsg_rng_normal(&r);
+    for (int n = 0; n < N; n++) {
+        double s = gsg_rng_normal(&r);
+        for (int d = 0; d < D; d++) z[n * D + d] = (float)(s * u[d]);
+    }
+    for (int d = 0; d < D; d++) {   /* BatchNorm without affine parameters */
+        double m = 0, v = 0;
+        for (int n = 0; n < N; n++) m += z[n * D + d];
+        m /= N;
+        for (int n = 0; n < N; n++) v += (z[n * D + d] - m) * (z[n * D + d] - m);
+        v /= N;
+        for (int n = 0; n < N; n++) z[n * D + d] = (float)((z[n * D + d] - m) / sqrt(v + 1e-5));
+    }
+    struct gsg_collapse_report rep;
+    CHECK_OK(gsg_collapse_measure(&rep, z, N, D, NULL));
+    CHECK_MSG(rep.std_ratio > 0.5, "std*sqrt(D) = %g should look healthy", rep.std_ratio);
+    CHECK_MSG(rep.erank < 1.5, "erank = %g", rep.erank);
+    CHECK(rep.verdict == GSG_COLLAPSE_COMPLETE);
+    /* a healthy batch: independent Gaussian rows */
+    for (int i = 0; i < N * D; i++) h[i] = (float)gsg_rng_normal(&r);
+    CHECK_OK(gsg_collapse_measure(&rep, h, N, D, NULL));
+    CHECK_MSG(rep.erank > 0.5 * D, "erank = %g", rep.erank);
+    CHECK(rep.verdict == GSG_COLLAPSE_OK);
+}
+
+/* BYOL: at the start of each step the target becomes 0.99 target + 0.01 online (parameters
+ * only, BN buffers as they were), using the online weights from before that step's update. */
+TEST(byol_ema_in_the_step)
+{
+    struct gsg_train_config c;
+    CHECK_OK(gsg_train_config_recipe(&c, "fmnist"));
+    c.method = GSG_METHOD_BYOL;
+    c.gsg = 1;
+    c.batch = 4; c.image_h = c.image_w = 12; c.steps_per_epoch = 10; c.epochs = 1; c.lr = 0.5;
+    c.net.width = 8; c.net.proj_dim = c.net.proj_hidden = 16; c.net.pred_hidden = 4;
+    struct gsg_trainer *tr = NULL;
+    CHECK_OK(gsg_trainer_create(&tr, &c, GSG_DEV_CPU));
+    if (!tr) return;
+    static uint8_t views[4 * 4 * 1 * 12 * 12];
+    struct gsg_rng r;
+    gsg_rng_init(&r, 9, gsg_rng_stream(GSG_RNG_TEST, 4, 0, 0));
+    for (size_t i = 0; i < sizeof views; i++) views[i] = (uint8_t)gsg_rng_below(&r, 256);
+    struct gsg_train_batch b = {views, 4, 4, 1, 12, 12, {0.5f}, {0.25f}};
+    struct gsg_train_stats st;
+    int64_t nt, no;
+    float *tp = gsg_net_param_data(gsg_trainer_target(tr), &nt);
+    float *op = gsg_net_param_data(gsg_trainer_net(tr), &no);
+    CHECK(nt > 0 && no >= nt);
+    float *t0 = malloc((size_t)nt * sizeof(float)), *o0 = malloc((size_t)nt * sizeof(float));
+    for (int s = 0; s < 3; s++) {
+        memcpy(t0, tp, (size_t)nt * sizeof(float));
+        memcpy(o0, op, (size_t)nt * sizeof(float));   /* backbone + projector come first in both arenas */
+        CHECK_OK(gsg_trainer_step(tr, &b, &st));
+        CHECK_CLOSE(st.ema, 0.99, 0, 0);
+        int64_t bad = 0;
+        for (int64_t i = 0; i < nt; i++) {
+            double want = 0.99 * (double)t0[i] + 0.01 * (double)o0[i];
+            if (!(fabs(tp[i] - want) <= 1e-6 + 1e-5 * fabs(want))) bad++;
+        }
+        CHECK_MSG(bad == 0, "step %d: %lld of %lld target parameters off the EMA rule", s, (long long)bad, (long long)nt);
+        if (s == 0) {   /* step 0: target started as a copy, so the EMA leaves it equal to online-before */
+            CHECK(memcmp(tp, o0, (size_t)nt * sizeof(float)) == 0 || bad == 0);
+        }
+    }
+    /* the online network moved, so the target must now differ from it */
+    int differ = 0;
+    for (int64_t i = 0; i < nt && !differ; i++) differ = tp[i] != op[i];
+    CHECK(differ);
+    free(t0); free(o0);
+    gsg_trainer_destroy(tr);
+}
+
 int main(void)
 {
     RUN(hand_2x2_euclidean);
@@ -275,5 +360,7 @@ int main(void)
     RUN(simsiam_hand);
     RUN(permutation);
     RUN(ema_hand);
+    RUN(monitors_constructed_collapse);
+    RUN(byol_ema_in_the_step);
     return check_summary();
 }
