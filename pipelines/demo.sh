@@ -16,7 +16,7 @@ Usage: $GSG_PROG [OPTIONS]
   --data D        data set (default fashion-mnist)
   --limit N       training images for SimSiam+GSG (default ${DEMO_LIMIT:-10000})
   --epochs E      planned epochs: the lr schedule (default ${DEMO_EPOCHS:-2})
-  --minutes M     training time budget: stop after about M minutes (default ${DEMO_MINUTES:-5};
+  --minutes M     training time budget: stop after about M minutes (default ${DEMO_MINUTES:-4};
                   0 = run all planned epochs)
   --batch B       batch (default ${DEMO_BATCH:-128})
   --bank N        k-NN bank: the first N training images (default ${DEMO_BANK:-10000})
@@ -30,7 +30,7 @@ Exit status: 0 success, 1 a step failed, 2 usage error.
 USAGE
 }
 data=${DATA:-fashion-mnist} limit=${DEMO_LIMIT:-10000} epochs=${DEMO_EPOCHS:-2} batch=${DEMO_BATCH:-128}
-bank=${DEMO_BANK:-10000} test=${DEMO_TEST:-5000} minutes=${DEMO_MINUTES:-5} seed=${SEED:-0} device=${DEVICE:-cpu} out=${OUT:-results/demo}
+bank=${DEMO_BANK:-10000} test=${DEMO_TEST:-5000} minutes=${DEMO_MINUTES:-4} seed=${SEED:-0} device=${DEVICE:-cpu} out=${OUT:-results/demo}
 while [ $# -gt 0 ]; do
     case $1 in
         --data) data=$2; shift 2 ;;

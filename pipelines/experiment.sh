@@ -130,7 +130,7 @@ pm() { awk -v m="$1" -v s="$2" -v n="$3" 'BEGIN { if (m == "-") print "-"; else 
         read -r ml sl _ <<<"$(gsg_mean_std "${ls[@]}")"; read -r ms _ _ <<<"$(gsg_mean_std "${sec[@]}")"
         read -r me _ _ <<<"$(gsg_mean_std "${er[@]}")"
         printf '| %s | %s | %s | %s | %.4f | %.1f,%s | %.0f |\n' "$label" "$b" "$(pm "$m1" "$s1" "$n1")" "$(pm "$m5" "$s5" "$n5")" "$ml" "$me" \
-            "$(printf '%s\n' $vd | sort | uniq -c | awk '{ printf " %s%s", $2, ($1 > 1 ? "x" $1 : "") }')" "$ms"
+            "$(printf '%s\n' $vd | sort | uniq -c | awk -v n="$nseeds" '{ printf " %s %d/%d", $2, $1, n }')" "$ms"
     done
     for bl in random pixels; do
         j="$R/baseline_$bl/knn.json"

@@ -61,10 +61,10 @@ gsg_plain() {
 }
 
 # gsg_count_images DATA RECIPE LIMIT: number of training images gsg-augment will use
-# (LIMIT when set, else counted from one --plain pass).
+# (min(LIMIT, size) with LIMIT 0 = all), counted from one uncompressed --plain pass.
 gsg_count_images() {
-    local data=$1 recipe=$2 limit=$3
-    if [ "$limit" != 0 ]; then echo "$limit"; return 0; fi
-    gsg-augment --plain --recipe "$recipe" --split train --data "$data" --level 0 |
+    local data=$1 recipe=$2 limit=$3 lim=()
+    [ "$limit" != 0 ] && lim=(--limit "$limit")
+    gsg-augment --plain --recipe "$recipe" --split train --data "$data" --level 0 "${lim[@]}" |
         gsg-tensor info --name label - | awk 'NR > 1 { gsub(/[\[\]]/, "", $5); n += $5 } END { print n + 0 }'
 }

@@ -33,16 +33,13 @@ demo:
 	@t0=$$(date +%s.%N); $(PIPE_PREP) && GSG_DEMO_T0=$$t0 $(PIPE_ENV) bash pipelines/demo.sh --device $(DEVICE) --seed $(SEED)
 
 train:
-	@$(PIPE_PREP) && $(PIPE_ENV) bash pipelines/train.sh --data $(DATA) --recipe $(RECIPE) --method $(METHOD) --gsg $(GSG) \
-	    --epochs $(or $(EPOCHS),10) --batch $(BATCH) --seed $(SEED) --device $(DEVICE) --out $(OUT) $(TRAIN_ARGS)
+	@$(PIPE_PREP) && $(PIPE_ENV) bash pipelines/train.sh --data $(DATA) --recipe $(RECIPE) --method $(METHOD) --gsg $(GSG) --epochs $(or $(EPOCHS),10) --batch $(BATCH) --seed $(SEED) --device $(DEVICE) --out $(OUT) $(TRAIN_ARGS)
 
 knn:
-	@$(PIPE_PREP) && $(PIPE_ENV) bash pipelines/knn.sh --ckpt $(CKPT) --data $(DATA) --recipe $(RECIPE) --device $(DEVICE) \
-	    --out $(dir $(CKPT))knn $(EVAL_ARGS)
+	@$(PIPE_PREP) && $(PIPE_ENV) bash pipelines/knn.sh --ckpt $(CKPT) --data $(DATA) --recipe $(RECIPE) --device $(DEVICE) --out $(dir $(CKPT))knn $(EVAL_ARGS)
 
 linear:
-	@$(PIPE_PREP) && $(PIPE_ENV) bash pipelines/linear.sh --ckpt $(CKPT) --data $(DATA) --recipe $(RECIPE) --device $(DEVICE) \
-	    --out $(dir $(CKPT))linear $(EVAL_ARGS)
+	@$(PIPE_PREP) && $(PIPE_ENV) bash pipelines/linear.sh --ckpt $(CKPT) --data $(DATA) --recipe $(RECIPE) --device $(DEVICE) --out $(dir $(CKPT))linear $(EVAL_ARGS)
 
 experiment-gsg experiment-no-predictor experiment-batch-size:
 	@$(PIPE_PREP) && $(PIPE_ENV) bash pipelines/experiment.sh --name $(patsubst experiment-%,%,$@) $(EXP_OPTS)
