@@ -137,7 +137,8 @@ static void taps_compute(struct taps *t, int in_size, double in0, double in_len,
 
 size_t gsg_aug_resize_tmp(int C, int H, int W, int oh, int ow)
 {
-    return (size_t)C * (size_t)H * (size_t)ow + (size_t)(ow + oh) * 160 + (size_t)(ow + oh) * 4 + (size_t)W + 16;
+    size_t rowcap = (size_t)H * ow > (size_t)oh * W ? (size_t)H * ow : (size_t)oh * W;
+    return (size_t)C * rowcap + (size_t)(ow + oh) * 160 + (size_t)(ow + oh) * 4 + (size_t)W + 16;
 }
 
 void gsg_aug_resize(float *dst, const uint8_t *src, int C, int H, int W, double bx, double by, double bw, double bh,
@@ -150,7 +151,8 @@ void gsg_aug_resize(float *dst, const uint8_t *src, int C, int H, int W, double 
     if (ty.kmax > 64) ty.kmax = 64 + 1;
     /* layout of tmp: row buffer [C, rows, ow], then the tap tables */
     float *row = tmp;
-    float *tw = tmp + (size_t)C * H * ow;
+    size_t rowcap = (size_t)H * ow > (size_t)oh * W ? (size_t)H * ow : (size_t)oh * W;
+    float *tw = tmp + (size_t)C * rowcap;
     tx.w = tw; ty.w = tw + (size_t)ow * tx.kmax;
     float *wt = ty.w + (size_t)oh * ty.kmax;       /* tx.w transposed: [kmax, ow] */
     int *ti = (int *)(wt + (size_t)ow * tx.kmax);
@@ -169,6 +171,41 @@ void gsg_aug_resize(float *dst, const uint8_t *src, int C, int H, int W, double 
         for (int x = 0; x < ow; x++)
             for (int k = 0; k < tx.kmax; k++) wt[(size_t)k * ow + x] = tx.w[(size_t)x * tx.kmax + k];
     float *srow = (float *)(ti + 2 * ow + 2 * oh);
+    if (fixed && rows > oh) {
+        /* shrinking vertically: the vertical pass first (contiguous, on oh rows only), then the
+         * horizontal pass on oh rows instead of rows */
+        int c0 = tx.start[0], c1 = tx.start[0] + tx.kmax;
+        for (int x = 1; x < ow; x++) {
+            if (tx.start[x] < c0) c0 = tx.start[x];
+            if (tx.start[x] + tx.kmax > c1) c1 = tx.start[x] + tx.kmax;
+        }
+        int cols = c1 - c0;
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < oh; y++) {
+                float *o = row + ((size_t)c * oh + y) * cols;
+                const float *w = ty.w + (size_t)y * ty.kmax;
+                for (int x = 0; x < cols; x++) o[x] = 0;
+                for (int k = 0; k < ty.count[y]; k++) {
+                    const uint8_t *sr = src + ((size_t)c * H + (size_t)(ty.start[y] + k)) * W + c0;
+                    float wk = w[k];
+                    for (int x = 0; x < cols; x++) o[x] += wk * (float)sr[x];
+                }
+            }
+        const int K = tx.kmax;
+        int *st = ti + 2 * ow + 2 * oh;      /* starts relative to c0 (srow is not needed here) */
+        for (int x = 0; x < ow; x++) st[x] = tx.start[x] - c0;
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < oh; y++) {
+                const float *sv = row + ((size_t)c * oh + y) * cols;
+                float *o = dst + ((size_t)c * oh + y) * ow;
+                for (int x = 0; x < ow; x++) o[x] = 0;
+                for (int k = 0; k < K; k++) {
+                    const float *wk = wt + (size_t)k * ow, *sk = sv + k;
+                    for (int x = 0; x < ow; x++) o[x] += wk[x] * sk[st[x]];
+                }
+            }
+        return;
+    }
     /* horizontal pass: rows r0..r1 of every channel */
     for (int c = 0; c < C; c++) {
         for (int y = 0; y < rows; y++) {
