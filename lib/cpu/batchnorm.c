@@ -58,7 +58,7 @@ static gsg_status bn_fwd(float *y, float *save_mean, float *save_invstd, const f
                          int training, float momentum, float eps, int relu)
 {
     const int64_t k = block_rows(C), L = k * C, Lp = pad8(L), G = M / k, tail0 = G * k;
-    const int T = training ? pick_threads(M, C) : 1;
+    const int T = pick_threads(M, C);
     /* layout: Kext[Lp] (double) | mu[Lp] sc[Lp] sh[Lp] (float, 2 doubles' worth each rounded) | partials */
     double *ws = workspace((size_t)(Lp + 2 * Lp + (int64_t)T * 2 * Lp));
     if (!ws) return gsg_err_set(GSG_E_NOMEM, "batchnorm: out of memory for a %lld-channel workspace", (long long)C);
@@ -157,7 +157,7 @@ static gsg_status bn_fwd(float *y, float *save_mean, float *save_invstd, const f
                 #pragma omp simd
                 for (int64_t i = 0; i < L; i++) {
                     float v = (xp[i] - mu[i]) * sc[i] + sh[i];
-                    yp[i] = v > 0.0f ? v : 0.0f;
+                    yp[i] = v < 0.0f ? 0.0f : v;   /* NaN propagates, as torch.relu */
                 }
             } else {
                 #pragma omp simd

@@ -39,6 +39,6 @@ void gsg_cpu_add_relu(float *y, const float *a, const float *b, int64_t n)
     #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         float v = a[i] + b[i];
-        y[i] = v > 0.0f ? v : 0.0f;
+        y[i] = v < 0.0f ? 0.0f : v;
     }
 }

@@ -6,7 +6,7 @@
 void gsg_cpu_relu_fwd(float *y, const float *x, int64_t n)
 {
     #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];   /* NaN propagates, as torch.relu */
 }
 
 void gsg_cpu_relu_bwd(float *dx, const float *dy, const float *y, int64_t n)

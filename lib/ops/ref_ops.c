@@ -5,7 +5,7 @@
 
 void gsg_ref_relu_fwd(double *y, const double *x, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0 ? 0 : x[i];
 }
 
 void gsg_ref_relu_bwd(double *dx, const double *dy, const double *y, int64_t n)

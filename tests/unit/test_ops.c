@@ -218,6 +218,16 @@ TEST(relu_fwd_bwd)
     }
 }
 
+TEST(relu_nan_propagates)
+{
+    float xv[3] = {NAN, -1.0f, 2.0f}, yv[3];
+    struct gsg_tensor x = gsg_tview(xv, GSG_DTYPE_F32, 1, (int64_t)3), y = gsg_tview(yv, GSG_DTYPE_F32, 1, (int64_t)3);
+    CHECK_OK(gsg_relu_fwd(&y, &x));
+    CHECK(isnan(yv[0]) && yv[1] == 0.0f && yv[2] == 2.0f);   /* torch.relu(nan) = nan */
+    CHECK_OK(gsg_add_relu(&y, &x, &x));
+    CHECK(isnan(yv[0]) && yv[1] == 0.0f && yv[2] == 4.0f);
+}
+
 TEST(elementwise)
 {
     int64_t dims[3] = {3, 5, 70001};
@@ -462,6 +472,7 @@ int main(void)
     RUN(batchnorm_eval_mode);
     RUN(batchnorm_errors);
     RUN(relu_fwd_bwd);
+    RUN(relu_nan_propagates);
     RUN(elementwise);
     RUN(maxpool);
     RUN(avgpool);
