@@ -270,6 +270,7 @@ static gsg_status write_metrics(FILE *f, const struct gsg_train_stats *s)
     json_num(f, "select_ms", 1e3 * s->select_seconds);
     json_num(f, "step_ms", 1e3 * s->seconds);
     fputs("}\n", f);
+    fflush(f);   /* one line per step: the .tmp file can be followed while the run goes on */
     return ferror(f) ? gsg_err_set(GSG_E_IO, "metrics: write error: %s", strerror(errno)) : GSG_OK;
 }
 
