@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "nn/net.h"
 #include "ops/ops.h"
+#include "ops/ops_extra.h"
 #include "core/rng.h"
 #include "io/tstream.h"
 #include <math.h>
@@ -768,30 +769,34 @@ static gsg_status conv_bwd(struct gsg_net *n, struct conv *cv, struct gsg_tensor
     return st;
 }
 
+/* y = bn(x), or relu(bn(x)) with relu = 1 (one fused pass) */
 static gsg_status bn_fwd(struct gsg_net *n, struct gsg_net_ctx *c, struct bn *bn, struct gsg_tensor *y,
-                         const struct gsg_tensor *x, int training)
+                         const struct gsg_tensor *x, int training, int relu)
 {
     int64_t C = bn->c;
     struct gsg_tensor sm = gsg_tview(c->stats + c->stat_off[bn->id], GSG_DTYPE_F32, 1, C);
     struct gsg_tensor si = gsg_tview(c->stats + c->stat_off[bn->id] + (C + 15) / 16 * 16, GSG_DTYPE_F32, 1, C);
     struct gsg_tensor g, b, *pg = NULL, *pb = NULL;
     if (bn->pg >= 0) { g = P(n, bn->pg); b = P(n, bn->pb); pg = &g; pb = &b; }
-    gsg_status st = gsg_batchnorm_fwd(y, &sm, &si, x, pg, pb, &n->bufs[bn->rm].value, &n->bufs[bn->rv].value,
-                                      training, BN_MOMENTUM, BN_EPS);
+    gsg_status st = (relu ? gsg_batchnorm_relu_fwd : gsg_batchnorm_fwd)(y, &sm, &si, x, pg, pb, &n->bufs[bn->rm].value,
+                                                                       &n->bufs[bn->rv].value, training, BN_MOMENTUM,
+                                                                       BN_EPS);
     if (st < 0) return gsg_err_prefix(st, "%s", n->bufs[bn->rm].name);
     if (training) (*(int64_t *)n->bufs[bn->nt].value.data)++;
     return st;
 }
 
+/* backward of bn (y == NULL) or of relu(bn) with y its output */
 static gsg_status bn_bwd(struct gsg_net *n, struct gsg_net_ctx *c, struct bn *bn, struct gsg_tensor *dx,
-                         const struct gsg_tensor *dy, const struct gsg_tensor *x)
+                         const struct gsg_tensor *dy, const struct gsg_tensor *x, const struct gsg_tensor *y)
 {
     int64_t C = bn->c;
     struct gsg_tensor sm = gsg_tview(c->stats + c->stat_off[bn->id], GSG_DTYPE_F32, 1, C);
     struct gsg_tensor si = gsg_tview(c->stats + c->stat_off[bn->id] + (C + 15) / 16 * 16, GSG_DTYPE_F32, 1, C);
     struct gsg_tensor g, dg, db, *pg = NULL, *pdg = NULL, *pdb = NULL;
     if (bn->pg >= 0) { g = P(n, bn->pg); dg = G(n, bn->pg); db = G(n, bn->pb); pg = &g; pdg = &dg; pdb = &db; }
-    gsg_status st = gsg_batchnorm_bwd(dx, pdg, pdb, dy, x, pg, &sm, &si);
+    gsg_status st = y ? gsg_batchnorm_relu_bwd(dx, pdg, pdb, dy, y, x, pg, &sm, &si)
+                      : gsg_batchnorm_bwd(dx, pdg, pdb, dy, x, pg, &sm, &si);
     if (st < 0) return gsg_err_prefix(st, "%s backward", n->bufs[bn->rm].name);
     return st;
 }
@@ -820,22 +825,19 @@ static gsg_status block_fwd(struct gsg_net *n, struct gsg_net_ctx *c, struct blo
         GSG_TRY(conv_fwd(n, &bk->cv[k], &cv, &prev, N));
         if (k < bk->nconv - 1) {
             struct gsg_tensor a = sv(c, bk->s_a[k], N);
-            GSG_TRY(bn_fwd(n, c, &bk->bn[k], &a, &cv, tr));
-            GSG_TRY(gsg_relu_fwd(&a, &a));
+            GSG_TRY(bn_fwd(n, c, &bk->bn[k], &a, &cv, tr, 1));
             prev = a;
         } else {
-            GSG_TRY(bn_fwd(n, c, &bk->bn[k], &out, &cv, tr));
+            GSG_TRY(bn_fwd(n, c, &bk->bn[k], &out, &cv, tr, 0));
         }
     }
     if (bk->has_ds) {
         struct gsg_tensor d = sv(c, bk->s_ds, N), t = scv(n, 0, bk->s_ds, N);
         GSG_TRY(conv_fwd(n, &bk->ds, &d, &x, N));
-        GSG_TRY(bn_fwd(n, c, &bk->dsbn, &t, &d, tr));
-        GSG_TRY(gsg_add_inplace(&out, &t));
-    } else {
-        GSG_TRY(gsg_add_inplace(&out, &x));
+        GSG_TRY(bn_fwd(n, c, &bk->dsbn, &t, &d, tr, 0));
+        return gsg_add_relu(&out, &out, &t);
     }
-    return gsg_relu_fwd(&out, &out);
+    return gsg_add_relu(&out, &out, &x);
 }
 
 gsg_status gsg_net_forward(struct gsg_net *n, struct gsg_net_ctx *c, struct gsg_net_out *o, const struct gsg_tensor *x,
@@ -867,8 +869,7 @@ gsg_status gsg_net_forward(struct gsg_net *n, struct gsg_net_ctx *c, struct gsg_
     memcpy(xs.data, x->data, (size_t)gsg_tensor_nbytes(x));
     struct gsg_tensor c0 = sv(c, n->s_c0, N), a0 = sv(c, n->s_a0, N);
     GSG_TRY(conv_fwd(n, &n->stem, &c0, &xs, N));
-    GSG_TRY(bn_fwd(n, c, &n->stem_bn, &a0, &c0, tr));
-    GSG_TRY(gsg_relu_fwd(&a0, &a0));
+    GSG_TRY(bn_fwd(n, c, &n->stem_bn, &a0, &c0, tr, 1));
     if (n->s_mp >= 0) {
         struct gsg_tensor mp = sv(c, n->s_mp, N), am = sv(c, n->s_arg, N);
         GSG_TRY(gsg_maxpool_fwd(&mp, &am, &a0));
@@ -886,12 +887,11 @@ gsg_status gsg_net_forward(struct gsg_net *n, struct gsg_net_ctx *c, struct gsg_
         GSG_TRY(lin_fwd(n, &n->pl[k], &l, &prev));
         if (k < L - 1) {
             struct gsg_tensor ac = sv(c, n->s_pa[k], N);
-            GSG_TRY(bn_fwd(n, c, &n->pbn[k], &ac, &l, tr));
-            GSG_TRY(gsg_relu_fwd(&ac, &ac));
+            GSG_TRY(bn_fwd(n, c, &n->pbn[k], &ac, &l, tr, 1));
             prev = ac;
         } else {
             struct gsg_tensor z = sv(c, n->s_z, N);
-            GSG_TRY(bn_fwd(n, c, &n->pbn[k], &z, &l, tr));
+            GSG_TRY(bn_fwd(n, c, &n->pbn[k], &z, &l, tr, 0));
             o->z = z;
         }
     }
@@ -899,8 +899,7 @@ gsg_status gsg_net_forward(struct gsg_net *n, struct gsg_net_ctx *c, struct gsg_
     if (n->cfg.pred_hidden > 0) {
         struct gsg_tensor q0 = sv(c, n->s_ql0, N), qa = sv(c, n->s_qa, N), p = sv(c, n->s_p, N);
         GSG_TRY(lin_fwd(n, &n->ql[0], &q0, &o->z));
-        GSG_TRY(bn_fwd(n, c, &n->qbn, &qa, &q0, tr));
-        GSG_TRY(gsg_relu_fwd(&qa, &qa));
+        GSG_TRY(bn_fwd(n, c, &n->qbn, &qa, &q0, tr, 1));
         GSG_TRY(lin_fwd(n, &n->ql[1], &p, &qa));
         o->p = p;
     }
@@ -915,29 +914,23 @@ static gsg_status block_bwd(struct gsg_net *n, struct gsg_net_ctx *c, struct blo
     struct gsg_tensor out = sv(c, bk->s_out, N), x = sv(c, bk->s_in, N);
     struct gsg_tensor dout = scv(n, *go, bk->s_out, N), din = scv(n, *gi, bk->s_in, N);
     GSG_TRY(gsg_relu_bwd(&dout, &dout, &out));
-    /* main branch, from the last conv down */
-    const struct gsg_tensor *dy = &dout;
-    struct gsg_tensor t3, t4;
+    /* main branch, from the last conv down: t3 holds the gradient at conv k's output */
     int k = bk->nconv - 1;
-    for (; k >= 0; k--) {
-        struct gsg_tensor cvk = sv(c, bk->s_c[k], N);
-        t3 = scv(n, 3, bk->s_c[k], N);
-        GSG_TRY(bn_bwd(n, c, &bk->bn[k], &t3, dy, &cvk));
-        if (k > 0) {
-            struct gsg_tensor ain = sv(c, bk->s_a[k - 1], N);
-            t4 = scv(n, 4, bk->s_a[k - 1], N);
-            GSG_TRY(conv_bwd(n, &bk->cv[k], &t4, &t3, &ain, N));
-            GSG_TRY(gsg_relu_bwd(&t4, &t4, &ain));
-            dy = &t4;
-        } else {
-            GSG_TRY(conv_bwd(n, &bk->cv[0], &din, &t3, &x, N));
-        }
+    struct gsg_tensor cl = sv(c, bk->s_c[k], N), t3 = scv(n, 3, bk->s_c[k], N), t4;
+    GSG_TRY(bn_bwd(n, c, &bk->bn[k], &t3, &dout, &cl, NULL));
+    for (; k > 0; k--) {
+        struct gsg_tensor ain = sv(c, bk->s_a[k - 1], N), cin = sv(c, bk->s_c[k - 1], N);
+        t4 = scv(n, 4, bk->s_a[k - 1], N);
+        GSG_TRY(conv_bwd(n, &bk->cv[k], &t4, &t3, &ain, N));
+        t3 = scv(n, 3, bk->s_c[k - 1], N);
+        GSG_TRY(bn_bwd(n, c, &bk->bn[k - 1], &t3, &t4, &cin, &ain));
     }
+    GSG_TRY(conv_bwd(n, &bk->cv[0], &din, &t3, &x, N));
     if (bk->has_ds) {
         struct gsg_tensor d = sv(c, bk->s_ds, N);
         t3 = scv(n, 3, bk->s_ds, N);
         t4 = scv(n, 4, bk->s_in, N);
-        GSG_TRY(bn_bwd(n, c, &bk->dsbn, &t3, &dout, &d));
+        GSG_TRY(bn_bwd(n, c, &bk->dsbn, &t3, &dout, &d, NULL));
         GSG_TRY(conv_bwd(n, &bk->ds, &t4, &t3, &x, N));
         GSG_TRY(gsg_add_inplace(&din, &t4));
     } else {
@@ -971,8 +964,7 @@ gsg_status gsg_net_backward(struct gsg_net *n, struct gsg_net_ctx *c, const stru
         struct gsg_tensor qa = sv(c, n->s_qa, N), q0 = sv(c, n->s_ql0, N), z = sv(c, n->s_z, N);
         struct gsg_tensor t3 = scv(n, 3, n->s_qa, N), t4 = scv(n, 4, n->s_ql0, N), t2 = scv(n, 2, n->s_z, N);
         GSG_TRY(lin_bwd(n, &n->ql[1], &t3, dp, &qa));
-        GSG_TRY(gsg_relu_bwd(&t3, &t3, &qa));
-        GSG_TRY(bn_bwd(n, c, &n->qbn, &t4, &t3, &q0));
+        GSG_TRY(bn_bwd(n, c, &n->qbn, &t4, &t3, &q0, &qa));
         GSG_TRY(lin_bwd(n, &n->ql[0], &t2, &t4, &z));
         GSG_TRY(gsg_add_inplace(&gz, &t2));
     } else if (dp) {
@@ -984,11 +976,8 @@ gsg_status gsg_net_backward(struct gsg_net *n, struct gsg_net_ctx *c, const stru
         struct gsg_tensor l = sv(c, n->s_pl[k], N);
         struct gsg_tensor dy = k == L - 1 ? scv(n, go, n->s_z, N) : scv(n, go, n->s_pa[k], N);
         struct gsg_tensor t3 = scv(n, 3, n->s_pl[k], N);
-        if (k < L - 1) {
-            struct gsg_tensor ac = sv(c, n->s_pa[k], N);
-            GSG_TRY(gsg_relu_bwd(&dy, &dy, &ac));
-        }
-        GSG_TRY(bn_bwd(n, c, &n->pbn[k], &t3, &dy, &l));
+        struct gsg_tensor ac = k < L - 1 ? sv(c, n->s_pa[k], N) : dy;
+        GSG_TRY(bn_bwd(n, c, &n->pbn[k], &t3, &dy, &l, k < L - 1 ? &ac : NULL));
         struct gsg_tensor in = k > 0 ? sv(c, n->s_pa[k - 1], N) : sv(c, n->s_h, N);
         struct gsg_tensor din = k > 0 ? scv(n, gi, n->s_pa[k - 1], N) : scv(n, gi, n->s_h, N);
         GSG_TRY(lin_bwd(n, &n->pl[k], &din, &t3, &in));
@@ -1012,9 +1001,8 @@ gsg_status gsg_net_backward(struct gsg_net *n, struct gsg_net_ctx *c, const stru
     } else {
         da0 = scv(n, go, n->s_a0, N);
     }
-    GSG_TRY(gsg_relu_bwd(&da0, &da0, &a0));
     struct gsg_tensor t3 = scv(n, 3, n->s_c0, N);
-    GSG_TRY(bn_bwd(n, c, &n->stem_bn, &t3, &da0, &c0));
+    GSG_TRY(bn_bwd(n, c, &n->stem_bn, &t3, &da0, &c0, &a0));
     GSG_TRY(conv_bwd(n, &n->stem, NULL, &t3, &xs, N));
     return GSG_OK;
 }
