@@ -27,13 +27,14 @@ OUT/<mode>.json (gsg-eval --json) and OUT/<mode>.txt (the table).
   --device D         cpu|cuda for gsg-encode (default cpu)
   --eval-args "..."  extra gsg-eval options (e.g. "-k 20 -t 0.07" or "--solver ridge")
   --keep             keep the feature streams (default: removed after evaluation)
+  --projections      also write the projections into the feature streams (with --keep)
   -h, --help         this help
 Exit status: 0 success, 1 a tool failed, 2 usage error.
 USAGE
 }
 
 enc=() mode=knn data=${DATA:-fashion-mnist} recipe=${RECIPE:-fmnist} bank=0 test=0 out=results/eval cache=""
-label="" seed=0 device=${DEVICE:-cpu} eval_args="" keep=0
+label="" seed=0 device=${DEVICE:-cpu} eval_args="" keep=0 proj=()
 while [ $# -gt 0 ]; do
     case $1 in
         --ckpt) enc=(--ckpt "$2"); label=${label:-$2}; shift 2 ;;
@@ -51,6 +52,7 @@ while [ $# -gt 0 ]; do
         --device) device=$2; shift 2 ;;
         --eval-args) eval_args=$2; shift 2 ;;
         --keep) keep=1; shift ;;
+        --projections) proj=(--projections); shift ;;
         -h|--help) usage; exit 0 ;;
         *) gsg_usage_die "unknown option '$1'" ;;
     esac
@@ -74,7 +76,7 @@ if [ "${enc[0]}" = --pixels ]; then
 else
     trf="$out/features_train_$tag.gsgt" tef="$out/features_test_$tag.gsgt"
     gsg-encode "${enc[@]}" --device "$device" -o "$trf" "$trp"
-    gsg-encode "${enc[@]}" --device "$device" -o "$tef" "$tep"
+    gsg-encode "${enc[@]}" "${proj[@]}" --device "$device" -o "$tef" "$tep"
 fi
 # shellcheck disable=SC2086
 gsg-eval "$mode" --json --train "$trf" --test "$tef" $eval_args >"$out/$mode.json.tmp"

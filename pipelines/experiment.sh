@@ -6,6 +6,9 @@
 #   loss.png, knn.png   loss and k-NN top-1 per epoch, one line per method (gnuplot)
 #   runs/<method>/seed<S>/  each run's metrics.jsonl, epoch_loss.txt, knn_epochs.txt, ...
 #   <method>.loss.dat, <method>.knn.dat   the plotted curves (mean over seeds)
+# Budget: the defaults (20 epochs on all 60000 images) take hours per seed on a 2-core CPU
+# (about 5 h for experiment-gsg at DESIGN.md's target of ~200 img/s for a GSG step); use
+# --device cuda, fewer --epochs / --limit, or --quick (minutes) for a smoke run.
 # Experiments:
 #   gsg            SimSiam vs SimSiam+GSG, BYOL vs BYOL+GSG
 #   no-predictor   SimSiam vs SimSiam+GSG, both without predictor (plain SimSiam collapses)
@@ -95,9 +98,10 @@ for seed in $seeds; do
             --batch "$b" --seed "$seed" --device "$device" --limit "$limit" --knn-every "$knn_every" --knn-bank "$cbank" \
             --knn-test "$ctest" --step-args "$step_args" --out "$run"
         echo "$(gsg_elapsed "$t")" >"$run/seconds.txt"
-        bash "$P/knn.sh" --ckpt "$run/ckpt.gsgt" --label "$label" --out "$run/final" --keep "${ev[@]}" >/dev/null
+        bash "$P/knn.sh" --ckpt "$run/ckpt.gsgt" --label "$label" --out "$run/final" --keep --projections "${ev[@]}" >/dev/null
         tef=$(ls "$run/final"/features_test_*.gsgt | head -n 1)
-        gsg-eval collapse --json "$tef" >"$run/final/collapse.json"
+        # collapse of the projector's output z on the test images (SimSiam paper, fig. 2)
+        gsg-eval collapse --json --use projections "$tef" >"$run/final/collapse.json"
         rm -f "$run/final"/features_*.gsgt
     done
 done
@@ -115,7 +119,7 @@ pm() { awk -v m="$1" -v s="$2" -v n="$3" 'BEGIN { if (m == "-") print "-"; else 
     echo "Final k-NN bank: $(gsg_json train_rows "$R/baseline_pixels/knn.json") training images, $(gsg_json test_rows "$R/baseline_pixels/knn.json") test images."
     [ "$quick" = 1 ] && echo "QUICK=1: a smoke run; these numbers say nothing about the methods."
     echo
-    echo "| method | batch | k-NN top-1 (%) | top-5 (%) | final loss | collapse (erank, verdict) | train s |"
+    echo "| method | batch | k-NN top-1 (%) | top-5 (%) | final loss | collapse of z (erank, verdict) | train s |"
     echo "|---|---|---|---|---|---|---|"
     for v in "${variants[@]}"; do
         read -r label method gsg nopred b <<<"$v"
