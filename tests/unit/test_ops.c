@@ -8,6 +8,7 @@
 #include "ops/ops_extra.h"
 #include "ops/ref.h"
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 
 #define TOL 1e-9   /* NMSE */
@@ -135,6 +136,27 @@ TEST(batchnorm_parallel_shapes)
 }
 /* a large common offset: the shifted sums keep the variance accurate */
 TEST(batchnorm_large_mean) { bn_train_case(4, (int64_t[]){2, 8, 8, 16}, 1, 1000.0); }
+
+/* the per-thread partial sums give the same statistics whatever the team size */
+TEST(batchnorm_thread_count)
+{
+    int64_t d[4] = {8, 16, 15, 24}, C = 24;   /* 46080 elements: above the parallel threshold; 2-row lane blocks */
+    struct gsg_tensor x = f32v(4, d, -1, 2), y1 = f32fill(4, d, 0), y3 = f32fill(4, d, 0);
+    struct gsg_tensor s1 = f32fill(1, &C, 0), i1 = f32fill(1, &C, 0), s3 = f32fill(1, &C, 0), i3 = f32fill(1, &C, 0);
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    CHECK_OK(gsg_batchnorm_fwd(&y1, &s1, &i1, &x, NULL, NULL, NULL, NULL, 1, 0.1f, 1e-5f));
+    omp_set_num_threads(3);
+    CHECK_OK(gsg_batchnorm_fwd(&y3, &s3, &i3, &x, NULL, NULL, NULL, NULL, 1, 0.1f, 1e-5f));
+    omp_set_num_threads(saved);
+    double *y1d = dbl(&y1), *s1d = dbl(&s1), *i1d = dbl(&i1);
+    CHECK_NMSE(&y3, y1d, 1e-13);
+    CHECK_NMSE(&s3, s1d, 1e-13);
+    CHECK_NMSE(&i3, i1d, 1e-13);
+    gsg_tensor_free(&x); gsg_tensor_free(&y1); gsg_tensor_free(&y3); gsg_tensor_free(&s1); gsg_tensor_free(&i1);
+    gsg_tensor_free(&s3); gsg_tensor_free(&i3);
+    free(y1d); free(s1d); free(i1d);
+}
 
 TEST(batchnorm_running_stats_exact)
 {
@@ -468,6 +490,7 @@ int main(void)
     RUN(batchnorm_small_shapes);
     RUN(batchnorm_parallel_shapes);
     RUN(batchnorm_large_mean);
+    RUN(batchnorm_thread_count);
     RUN(batchnorm_running_stats_exact);
     RUN(batchnorm_eval_mode);
     RUN(batchnorm_errors);
