@@ -181,7 +181,7 @@ TEST(batchnorm_eval_mode)
 {
     int64_t dims[4] = {1, 1, 1, 5}, C = 5;   /* M = 1 is fine in eval mode */
     for (int rep = 0; rep < 2; rep++) {
-        if (rep) { dims[0] = 3; dims[1] = 7; dims[2] = 9; dims[3] = C = 17; }
+        if (rep) { dims[0] = 8; dims[1] = 16; dims[2] = 16; dims[3] = C = 17; }   /* parallel, 3-row blocks + tail */
         struct gsg_tensor x = f32v(4, dims, -2, 2), y = f32fill(4, dims, NAN);
         struct gsg_tensor g = f32v(1, &C, 0.5, 1.5), b = f32v(1, &C, -1, 1);
         struct gsg_tensor rm = f32v(1, &C, -1, 1), rv = f32v(1, &C, 0.5, 2);
