@@ -281,6 +281,19 @@ open(sys.argv[1], 'wb').write(struct.pack('>IIII', 0x803, 5, 28, 28) + bytes(3 *
     run -0 --separate-stderr gsg-augment --data "$T/jpg" --size 16 --batch 2 --skip-bad -o "$T/o.gsgt"
     [[ "$stderr" == "gsg-augment: skipped 1 unreadable file at open" ]]
     [ -s "$T/o.gsgt" ]
+    # a JPEG whose header reads but whose data is cut short fails when it is decoded
+    rm "$T/jpg/coat/9.jpg" "$T/o.gsgt"
+    head -c $(( $(stat -c %s "$T/jpg/bag/0.jpg") - 100 )) "$T/jpg/bag/0.jpg" > "$T/jpg/coat/8.jpg"
+    run -1 --separate-stderr gsg-augment --data "$T/jpg" --size 16 --batch 13 --plain -o "$T/o.gsgt"
+    [ "${#stderr_lines[@]}" -eq 1 ]
+    [[ "$stderr" == *"$T/jpg/coat/8.jpg: corrupt JPEG"* ]]
+    [ ! -e "$T/o.gsgt" ]
+    run -0 --separate-stderr gsg-augment --data "$T/jpg" --size 16 --batch 13 --plain --skip-bad -o "$T/o.gsgt"
+    [[ "$stderr" == "gsg-augment: 1 view batch entry zeroed for images that failed to decode (first: $T/jpg/coat/8.jpg: corrupt JPEG"* ]]
+    /usr/bin/python3 -c "
+import gsgt, sys, numpy as np
+r = gsgt.read(sys.argv[1]); img = r[0][2]; lab = r[2][2]
+assert img.shape == (13, 3, 16, 16) and (img[8] == 0).all() and lab[8] == -1 and lab[7] == 1, lab" "$T/o.gsgt"
 }
 
 @test "gsg-augment: a full disk is a write error (exit 1)" {
