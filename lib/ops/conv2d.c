@@ -3,7 +3,13 @@
  *
  * Implementation choice per plan: the environment variable GSG_CONV=onednn|im2col forces
  * one; otherwise oneDNN when this build has it (measured faster on every ResNet layer,
- * tests/bench/NOTES.md), falling back to im2col + OpenBLAS if oneDNN refuses the shape. */
+ * tests/bench/NOTES.md), falling back to im2col + OpenBLAS if oneDNN refuses the shape.
+ *
+ * oneDNN 2.6.3's jit_1x1 backward-weights kernel gives wrong dW for strided 1x1 convs on NHWC
+ * with more than one thread (found by fuzzing against the reference on AVX2: 2 threads,
+ * N=2 H=10 W=8 Ci=1 Co=16 s=2, relative error ~1). Those layers (ResNet's downsample
+ * shortcuts, 1 % of the FLOPs) therefore take dW from im2col + OpenBLAS; fwd and dx stay
+ * on oneDNN. test_conv2d's fuzz case guards it. */
 #include "ops/ops.h"
 #include "cpu/conv2d.h"
 #include <string.h>
@@ -17,6 +23,7 @@ struct gsg_conv2d {
     enum conv_impl impl;
     struct gsg_cpu_conv2d_dnnl *dnnl;
     struct gsg_cpu_conv2d_im2col *im2col;
+    struct gsg_cpu_conv2d_im2col *im2col_dw;   /* dW of strided 1x1 layers under oneDNN (see above) */
 };
 
 void gsg_conv2d_out_hw(const struct gsg_conv2d_desc *d, int64_t *Ho, int64_t *Wo)
@@ -72,6 +79,10 @@ gsg_status gsg_conv2d_create(struct gsg_conv2d **plan, enum gsg_dev dev, const s
     gsg_status st = GSG_E_UNSUPPORTED;
     if (want == CONV_ONEDNN || want == -1) {
         st = gsg_cpu_conv2d_dnnl_create(&p->dnnl, d);
+        if (st == GSG_OK && d->K == 1 && d->stride > 1) {
+            st = gsg_cpu_conv2d_im2col_create(&p->im2col_dw, d);
+            if (st != GSG_OK) { gsg_cpu_conv2d_dnnl_destroy(p->dnnl); free(p); return st; }
+        }
         if (st == GSG_OK) p->impl = CONV_ONEDNN;
         else if (want == CONV_ONEDNN) { free(p); return st; }
         else gsg_err_clear();
@@ -90,6 +101,7 @@ void gsg_conv2d_destroy(struct gsg_conv2d *plan)
     if (!plan) return;
     gsg_cpu_conv2d_dnnl_destroy(plan->dnnl);
     gsg_cpu_conv2d_im2col_destroy(plan->im2col);
+    gsg_cpu_conv2d_im2col_destroy(plan->im2col_dw);
     free(plan);
 }
 
@@ -108,7 +120,9 @@ size_t gsg_conv2d_workspace_bytes(const struct gsg_conv2d *plan)
 {
     if (!plan) return 0;
     switch (plan->impl) {
-    case CONV_ONEDNN: return gsg_cpu_conv2d_dnnl_workspace_bytes(plan->dnnl);
+    case CONV_ONEDNN:
+        return gsg_cpu_conv2d_dnnl_workspace_bytes(plan->dnnl) +
+               (plan->im2col_dw ? gsg_cpu_conv2d_im2col_workspace_bytes(plan->im2col_dw) : 0);
     case CONV_IM2COL: return gsg_cpu_conv2d_im2col_workspace_bytes(plan->im2col);
     case CONV_CUDA: break;
     }
@@ -166,7 +180,11 @@ gsg_status gsg_conv2d_bwd(struct gsg_conv2d *p, struct gsg_tensor *dx, struct gs
     float *dxp = dx ? dx->data : NULL, *dwp = dw ? dw->data : NULL;
     const float *xp = x ? x->data : NULL, *wp = w ? w->data : NULL;
     switch (p->impl) {
-    case CONV_ONEDNN: return gsg_cpu_conv2d_dnnl_bwd(p->dnnl, dxp, dwp, dy->data, xp, wp);
+    case CONV_ONEDNN:
+        if (!p->im2col_dw) return gsg_cpu_conv2d_dnnl_bwd(p->dnnl, dxp, dwp, dy->data, xp, wp);
+        if (dxp) GSG_TRY(gsg_cpu_conv2d_dnnl_bwd(p->dnnl, dxp, NULL, dy->data, xp, wp));
+        if (dwp) gsg_cpu_conv2d_im2col_bwd(p->im2col_dw, NULL, dwp, dy->data, xp, wp);
+        return GSG_OK;
     case CONV_IM2COL: gsg_cpu_conv2d_im2col_bwd(p->im2col, dxp, dwp, dy->data, xp, wp); return GSG_OK;
     case CONV_CUDA: break;
     }

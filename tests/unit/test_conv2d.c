@@ -91,6 +91,9 @@ static const struct gsg_conv2d_desc cases[] = {
     {3, 10, 9, 3, 4, 7, 1, 3},       /* K = 7 stride 1 */
     {2, 8, 10, 4, 6, 3, 2, 1},       /* 3x3 stride 2 where (H+2p-K) % s != 0 (CIFAR's s2 layers) */
     {2, 9, 9, 3, 4, 7, 2, 3},        /* 7x7 stride 2, odd input (ImageNet stem, uneven) */
+    {2, 10, 8, 1, 16, 1, 2, 0},      /* oneDNN 2.6 jit_1x1 bwd-weights got these wrong with 2 threads */
+    {5, 6, 4, 4, 2, 1, 2, 0},
+    {3, 9, 9, 64, 128, 1, 2, 0},     /* a downsample shortcut, odd size */
 };
 
 static double nmse_d(const float *a, const double *ref, int64_t n)
@@ -164,6 +167,58 @@ static void impl_vs_ref(const char *impl, const char *impl_name)
 }
 
 TEST(im2col_vs_ref) { impl_vs_ref("im2col", "im2col-openblas"); }
+
+/* Random small shapes (fixed seed) through the front end's default implementation and im2col:
+ * fwd, dx and dw against the reference. This is how the oneDNN 1x1 stride-2 dW bug was found. */
+TEST(fuzz_vs_ref)
+{
+    const char *impls[2] = {"", "im2col"};
+    int bad = 0;
+    for (int it = 0; it < 40; it++) {
+        static const int64_t Ks[3] = {1, 3, 7};
+        int64_t K = Ks[(int)((urand() + 1) * 1.5) % 3], s = 1 + (urand() > 0), p = K == 1 ? 0 : (urand() > 0 ? K / 2 : (int64_t)((urand() + 1) / 2 * K) % K);
+        struct gsg_conv2d_desc d = {1 + (int64_t)((urand() + 1) * 2.5), 1 + (int64_t)((urand() + 1) * 6),
+                                    1 + (int64_t)((urand() + 1) * 6), 1 + (int64_t)((urand() + 1) * 10),
+                                    1 + (int64_t)((urand() + 1) * 10), K, s, p};
+        if (d.H + 2 * p < K || d.W + 2 * p < K) continue;
+        struct sizes z = sizes_of(&d);
+        float *x = malloc(z.nx * 4), *w = malloc(z.nw * 4), *dy = malloc(z.ny * 4), *y = malloc(z.ny * 4);
+        float *dx = malloc(z.nx * 4), *dw = malloc(z.nw * 4);
+        double *xd = malloc(z.nx * 8), *wd = malloc(z.nw * 8), *dyd = malloc(z.ny * 8), *yr = malloc(z.ny * 8);
+        double *dxr = malloc(z.nx * 8), *dwr = calloc(z.nw, 8);
+        for (int64_t i = 0; i < z.nx; i++) xd[i] = x[i] = (float)urand();
+        for (int64_t i = 0; i < z.nw; i++) wd[i] = w[i] = (float)urand();
+        for (int64_t i = 0; i < z.ny; i++) dyd[i] = dy[i] = (float)urand();
+        gsg_ref_conv2d_fwd(&d, yr, xd, wd);
+        gsg_ref_conv2d_bwd(&d, dxr, dwr, dyd, xd, wd);
+        for (int m = 0; m < 2; m++) {
+            if (*impls[m]) setenv("GSG_CONV", impls[m], 1);
+            else unsetenv("GSG_CONV");
+            struct gsg_conv2d *plan = NULL;
+            CHECK_OK(gsg_conv2d_create(&plan, GSG_DEV_CPU, &d));
+            if (!plan) continue;
+            memset(dw, 0, z.nw * 4);
+            struct gsg_tensor tx = gsg_tview(x, GSG_DTYPE_F32, 4, d.N, d.H, d.W, d.Ci);
+            struct gsg_tensor tdx = gsg_tview(dx, GSG_DTYPE_F32, 4, d.N, d.H, d.W, d.Ci);
+            struct gsg_tensor tw = gsg_tview(w, GSG_DTYPE_F32, 4, d.Co, d.Ci, d.K, d.K);
+            struct gsg_tensor tdw = gsg_tview(dw, GSG_DTYPE_F32, 4, d.Co, d.Ci, d.K, d.K);
+            struct gsg_tensor ty = gsg_tview(y, GSG_DTYPE_F32, 4, d.N, z.Ho, z.Wo, d.Co);
+            struct gsg_tensor tdy = gsg_tview(dy, GSG_DTYPE_F32, 4, d.N, z.Ho, z.Wo, d.Co);
+            CHECK_OK(gsg_conv2d_fwd(plan, &ty, &tx, &tw));
+            CHECK_OK(gsg_conv2d_bwd(plan, &tdx, &tdw, &tdy, &tx, &tw));
+            double e1 = nmse_d(y, yr, z.ny), e2 = nmse_d(dx, dxr, z.nx), e3 = nmse_d(dw, dwr, z.nw);
+            if (!(e1 < 1e-10 && e2 < 1e-10 && e3 < 1e-10) && bad++ < 5)
+                CHECK_MSG(0, "%s N=%lld H=%lld W=%lld Ci=%lld Co=%lld K=%lld s=%lld p=%lld: nmse y %.2g dx %.2g dw %.2g",
+                          gsg_conv2d_impl(plan), (long long)d.N, (long long)d.H, (long long)d.W, (long long)d.Ci,
+                          (long long)d.Co, (long long)d.K, (long long)d.stride, (long long)d.pad, e1, e2, e3);
+            gsg_conv2d_destroy(plan);
+        }
+        free(x); free(w); free(dy); free(y); free(dx); free(dw);
+        free(xd); free(wd); free(dyd); free(yr); free(dxr); free(dwr);
+    }
+    CHECK_EQ_I64(bad, 0);
+    unsetenv("GSG_CONV");
+}
 #ifdef GSG_HAVE_DNNL
 TEST(onednn_vs_ref) { impl_vs_ref("onednn", "onednn"); }
 #endif
@@ -276,6 +331,7 @@ int main(void)
     RUN(ref_grad_k3_s2_uneven);
     RUN(ref_golden_box_sum);
     RUN(im2col_vs_ref);
+    RUN(fuzz_vs_ref);
 #ifdef GSG_HAVE_DNNL
     RUN(onednn_vs_ref);
     RUN(onednn_shared_arena);
