@@ -66,7 +66,7 @@ static double time_call(struct gsg_conv2d *plan, int dir, struct gsg_tensor *y, 
 
 static int run_net(const char *net, const struct layer *L, int nl, int64_t N, int reps, const char **impls, int nimpl)
 {
-    static const char *dirs[3] = {"fwd", "bwd-data", "bwd-weights"};
+    static const char *dirs[3] = {"fwd", "bwdD", "bwdW"};   /* bwd-data, bwd-weights */
     double net_t[4][3] = {{0}}, net_f[3] = {0}, ws[4] = {0}, wsmax[4] = {0};
     printf("\n== %s ResNet-18 convs, batch %lld, %d threads: GFLOP/s (best of %d) ==\n", net, (long long)N,
            omp_get_max_threads(), reps);
