@@ -67,7 +67,8 @@ gsg_need_tools gsg-augment gsg-encode gsg-eval
 mkdir -p "$out" "$cache"
 
 t0=$(gsg_seconds)
-trp="$cache/train_${recipe}_${bank}.gsgt" tep="$cache/test_${recipe}_${test}.gsgt"
+dkey=$(printf '%s' "$data" | cksum | cut -d ' ' -f 1)   # cached plain images are keyed by data, recipe, limit
+trp="$cache/train_${dkey}_${recipe}_${bank}.gsgt" tep="$cache/test_${dkey}_${recipe}_${test}.gsgt"
 gsg_plain "$data" "$recipe" train "$bank" "$trp"
 gsg_plain "$data" "$recipe" test "$test" "$tep"
 tag=$(printf '%s' "${enc[*]}" | tr -c 'a-zA-Z0-9_.-' '_' | tail -c 60)
