@@ -12,7 +12,9 @@ gsg_status gsg_aug_batcher_init(struct gsg_aug_batcher *b, const struct gsg_data
     if (views < 1 && !plain) return gsg_err_set(GSG_E_USAGE, "views must be >= 1");
     b->ds = ds; b->r = *r; b->views = plain ? 1 : views; b->seed = seed; b->plain = plain; b->skip_bad = skip_bad;
     b->nthreads = nthreads;
-    if (plain) b->min_side = r->eval_resize > 0 ? r->eval_resize : r->size;
+    /* JPEG DCT scaling keeps at least 2x the resolution the antialiased resize needs (plain), or
+     * the resolution of the smallest crop (training): the filter, not the IDCT, does the shrinking */
+    if (plain) b->min_side = 2 * (r->eval_resize > 0 ? r->eval_resize : r->size);
     else b->min_side = (int)ceil(r->size / sqrt(r->scale_lo > 0.01f ? r->scale_lo : 0.01f));
     b->loaders = calloc((size_t)nthreads, sizeof *b->loaders);
     b->scratch = calloc((size_t)nthreads, sizeof *b->scratch);

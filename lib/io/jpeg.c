@@ -77,7 +77,7 @@ void gsg_jpeg_scaled_size(int w, int h, int min_side, int *sw, int *sh)
     tjscalingfactor *sf = tjGetScalingFactors(&nsf);
     int best_w = w, best_h = h;
     for (int i = 0; sf && i < nsf; i++) {
-        if (sf[i].num >= sf[i].denom) continue;                    /* never upscale */
+        if (sf[i].num != 1 || sf[i].denom < 2) continue;           /* 1/2, 1/4, 1/8: the fast reduced IDCTs */
         int cw = TJSCALED(w, sf[i]), ch = TJSCALED(h, sf[i]);
         if ((cw < ch ? cw : ch) < min_side) continue;
         if ((int64_t)cw * ch < (int64_t)best_w * best_h) { best_w = cw; best_h = ch; }
@@ -97,12 +97,12 @@ gsg_status gsg_jpeg_decode_file(struct gsg_jpeg *j, const char *path, int channe
     int pf = channels == 1 ? TJPF_GRAY : TJPF_RGB;
     if (channels == 1) {
         GSG_TRY(grow(&j->out, &j->out_cap, px));
-        if (tjDecompress2(j->tj, j->file, (unsigned long)n, j->out, sw, 0, sh, pf, TJFLAG_FASTDCT) != 0)
+        if (tjDecompress2(j->tj, j->file, (unsigned long)n, j->out, sw, 0, sh, pf, 0) != 0)
             return gsg_err_set(GSG_E_FORMAT, "%s: corrupt JPEG: %s", path, tjGetErrorStr2(j->tj));
     } else {
         GSG_TRY(grow(&j->pix, &j->pix_cap, px * 3));
         GSG_TRY(grow(&j->out, &j->out_cap, px * 3));
-        if (tjDecompress2(j->tj, j->file, (unsigned long)n, j->pix, sw, 0, sh, pf, TJFLAG_FASTDCT) != 0)
+        if (tjDecompress2(j->tj, j->file, (unsigned long)n, j->pix, sw, 0, sh, pf, 0) != 0)
             return gsg_err_set(GSG_E_FORMAT, "%s: corrupt JPEG: %s", path, tjGetErrorStr2(j->tj));
         uint8_t *r = j->out, *g = j->out + px, *b = j->out + 2 * px;
         const uint8_t *s = j->pix;

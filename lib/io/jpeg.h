@@ -1,6 +1,6 @@
 /* jpeg.h: JPEG decoding with libjpeg-turbo (TurboJPEG API), to planar u8 [C,H,W].
  * When the image is much larger than needed, it is decoded with DCT scaling
- * (1/2, 1/4, 1/8, ...): the smallest scaled size whose shorter side is still at
+ * (1/2, 1/4 or 1/8): the smallest scaled size whose shorter side is still at
  * least min_side, which costs a fraction of a full decode. Warnings from the
  * decoder (truncated or corrupt data) are errors: a damaged file never becomes
  * a silently grey image. */

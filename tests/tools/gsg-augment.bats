@@ -301,3 +301,31 @@ assert img.shape == (13, 3, 16, 16) and (img[8] == 0).all() and lab[8] == -1 and
     run -1 --separate-stderr bash -c "gsg-augment --data '$T/data_batch_1.bin' --batch 8 > /dev/full"
     [[ "$stderr" == "gsg-augment: "* ]]
 }
+
+@test "gsg-augment --plain (imagenet recipe) agrees with torchvision Resize + CenterCrop on the same JPEGs" {
+    /usr/bin/python3 -c 'import torchvision' 2>/dev/null || skip "torchvision not installed"
+    /usr/bin/python3 - <<'PYEOF'
+import os, numpy as np
+from PIL import Image
+T = os.environ['BATS_TEST_TMPDIR']
+os.makedirs(f'{T}/tv/a', exist_ok=True)
+y, x = np.mgrid[0:90, 0:120]
+for i in range(3):
+    img = np.stack([128 + 100 * np.sin(x / (9.0 + i)), 128 + 100 * np.cos(y / 7.0), (x + 2 * y + 40 * i) % 256], -1)
+    Image.fromarray(img.astype(np.uint8)).save(f'{T}/tv/a/{i}.jpg', quality=100)
+PYEOF
+    run -0 gsg-augment --data "$T/tv" --plain --recipe imagenet --size 32 -o "$T/tv.gsgt"
+    /usr/bin/python3 - <<'PYEOF'
+import gsgt, os, glob, numpy as np
+import torchvision.transforms as TT
+from PIL import Image
+T = os.environ['BATS_TEST_TMPDIR']
+ours = [a for _, n, a, _ in gsgt.read(f'{T}/tv.gsgt') if n == 'images'][0].astype(int)
+tf = TT.Compose([TT.Resize(36), TT.CenterCrop(32), TT.PILToTensor()])   # 256 * 32 / 224 = 36
+ref = np.stack([tf(Image.open(f).convert('RGB')).numpy() for f in sorted(glob.glob(f'{T}/tv/a/*.jpg'))]).astype(int)
+d = np.abs(ours - ref)
+# the same libjpeg-turbo decode (accurate IDCT); PIL resamples in fixed point, we in float: +-1
+assert ours.shape == ref.shape == (3, 3, 32, 32), ours.shape
+assert d.max() <= 2 and d.mean() < 0.3, (d.max(), d.mean())
+PYEOF
+}
