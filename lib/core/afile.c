@@ -49,6 +49,19 @@ gsg_status gsg_afile_open(struct gsg_afile **out, const char *path)
         *out = af;
         return GSG_OK;
     }
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        /* a device or FIFO (/dev/null, /dev/full, a named pipe): write to it directly, never rename over it */
+        af->f = fopen(path, "wb");
+        if (!af->f) {
+            gsg_status st = gsg_err_set(GSG_E_IO, "%s: cannot open: %s", path, strerror(errno));
+            free(af->path); free(af);
+            return st;
+        }
+        af->direct = 1;
+        *out = af;
+        return GSG_OK;
+    }
     size_t n = strlen(path) + 16;
     af->tmp = malloc(n);
     snprintf(af->tmp, n, "%s.tmp.XXXXXX", path);
@@ -82,9 +95,11 @@ static void afile_release(struct gsg_afile *af)
 gsg_status gsg_afile_commit(struct gsg_afile *af)
 {
     gsg_status st = GSG_OK;
-    if (!af->tmp) {               /* stdout */
+    if (!af->tmp) {               /* stdout, or a device/FIFO written directly */
         if (fflush(af->f) != 0 || ferror(af->f))
-            st = gsg_err_set(GSG_E_IO, "write error: %s", strerror(errno ? errno : EIO));
+            st = gsg_err_set(GSG_E_IO, "%s: write error: %s", af->direct ? af->path : "<stdout>", strerror(errno ? errno : EIO));
+        if (af->direct && fclose(af->f) != 0 && st == GSG_OK)
+            st = gsg_err_set(GSG_E_IO, "%s: close: %s", af->path, strerror(errno));
         afile_release(af);
         return st;
     }
@@ -109,6 +124,8 @@ void gsg_afile_abort(struct gsg_afile *af)
     if (af->tmp) {
         if (af->f) fclose(af->f);
         unlink(af->tmp);
+    } else if (af->direct) {
+        fclose(af->f);
     } else if (af->f) {
         fflush(af->f);
     }

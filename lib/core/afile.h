@@ -1,7 +1,8 @@
 /* afile.h: atomic output files. Data goes to "<path>.tmp.XXXXXX" in the same
  * directory; commit flushes, fsyncs, closes and renames; abort (or SIGINT,
  * SIGTERM, SIGHUP via gsg_afile_install_signals) unlinks the temporary file.
- * The path "-" means stdout: written directly, never renamed or removed. */
+ * The path "-" means stdout, and an existing non-regular file (a device such as
+ * /dev/null or /dev/full, a FIFO) is written in place: never renamed over or removed. */
 #ifndef GSG_AFILE_H
 #define GSG_AFILE_H
 #include <stdio.h>
@@ -12,6 +13,7 @@ struct gsg_afile {
     char *path;       /* final path, or "-" */
     char *tmp;        /* temporary path, NULL for stdout */
     int slot;         /* index in the signal-cleanup table, -1 if none */
+    int direct;       /* 1: the path is an existing device/FIFO, written in place */
 };
 
 gsg_status gsg_afile_open(struct gsg_afile **af, const char *path);

@@ -58,6 +58,7 @@ void gsg_tstream_set_workers(struct gsg_tstream_writer *w, int nworkers);
 /* ---- reader ---- */
 /* path "-" reads stdin. */
 gsg_status gsg_tstream_open_read(struct gsg_tstream_reader **r, const char *path);
+/* f must have no stdio-buffered input: the reader calls read(2) on fileno(f). */
 gsg_status gsg_tstream_open_read_file(struct gsg_tstream_reader **r, FILE *f, const char *label);
 /* GSG_OK with *rec filled; GSG_END at a clean end of input (after an end record);
  * an error status otherwise. End records are validated and skipped, so

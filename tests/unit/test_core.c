@@ -119,6 +119,23 @@ TEST(atomic_file)
     CHECK(system(cmd) == 0);
 }
 
+TEST(atomic_file_device_written_in_place)
+{
+    struct gsg_afile *af;
+    CHECK_OK(gsg_afile_open(&af, "/dev/null"));
+    CHECK(af->direct == 1);
+    fputs("x", af->f);
+    CHECK_OK(gsg_afile_commit(af));
+    struct stat sb;
+    CHECK(stat("/dev/null", &sb) == 0 && S_ISCHR(sb.st_mode));
+    if (stat("/dev/full", &sb) == 0 && S_ISCHR(sb.st_mode)) {
+        CHECK_OK(gsg_afile_open(&af, "/dev/full"));
+        for (int i = 0; i < 10000; i++) fputs("0123456789", af->f);
+        CHECK(gsg_afile_commit(af) == GSG_E_IO);
+        CHECK(stat("/dev/full", &sb) == 0 && S_ISCHR(sb.st_mode));
+    }
+}
+
 TEST(npy_roundtrip)
 {
     struct gsg_tensor t, u;
@@ -146,6 +163,7 @@ int main(void)
     RUN(tensor_basics);
     RUN(half_conversions);
     RUN(atomic_file);
+    RUN(atomic_file_device_written_in_place);
     RUN(npy_roundtrip);
     return check_summary();
 }
