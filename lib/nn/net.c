@@ -338,8 +338,15 @@ static void make_lin(struct builder *b, struct lin *l, const char *prefix, int64
     l->pb = bias ? add_param(b, xstrdup_printf("%s.bias", prefix), 1, &out, INIT_UNIFORM_FANIN, in) : -1;
 }
 
+static const char *cat(char *buf, size_t cap, const char *a, const char *c)
+{
+    snprintf(buf, cap, "%s.%s", a, c);
+    return buf;
+}
+
 static void build(struct builder *b)
 {
+    char nb[96];
     struct gsg_net *n = b->net;
     const struct gsg_net_config *c = &n->cfg;
     int64_t w = c->width, h = n->H, wd = n->W;
@@ -378,10 +385,10 @@ static void build(struct builder *b)
             if (!bottleneck) {
                 bk->nconv = 2;
                 make_conv(b, &bk->cv[0], xstrdup_printf("%s.conv1.weight", pre), inplanes, planes, 3, stride, h, wd);
-                make_bn(b, &bk->bn[0], xstrdup_printf("%s.bn1", pre), planes, 1, 0);
+                make_bn(b, &bk->bn[0], cat(nb, sizeof nb, pre, "bn1"), planes, 1, 0);
                 int64_t ho = bk->cv[0].ho, wo = bk->cv[0].wo;
                 make_conv(b, &bk->cv[1], xstrdup_printf("%s.conv2.weight", pre), planes, planes, 3, 1, ho, wo);
-                make_bn(b, &bk->bn[1], xstrdup_printf("%s.bn2", pre), planes, 1, c->zero_init_residual);
+                make_bn(b, &bk->bn[1], cat(nb, sizeof nb, pre, "bn2"), planes, 1, c->zero_init_residual);
                 bk->s_c[0] = add_slot(b, GSG_DTYPE_F32, 3, ho, wo, planes);
                 bk->s_a[0] = add_slot(b, GSG_DTYPE_F32, 3, ho, wo, planes);
                 bk->s_c[1] = add_slot(b, GSG_DTYPE_F32, 3, ho, wo, planes);
@@ -389,12 +396,12 @@ static void build(struct builder *b)
             } else {
                 bk->nconv = 3;
                 make_conv(b, &bk->cv[0], xstrdup_printf("%s.conv1.weight", pre), inplanes, planes, 1, 1, h, wd);
-                make_bn(b, &bk->bn[0], xstrdup_printf("%s.bn1", pre), planes, 1, 0);
+                make_bn(b, &bk->bn[0], cat(nb, sizeof nb, pre, "bn1"), planes, 1, 0);
                 make_conv(b, &bk->cv[1], xstrdup_printf("%s.conv2.weight", pre), planes, planes, 3, stride, h, wd);
-                make_bn(b, &bk->bn[1], xstrdup_printf("%s.bn2", pre), planes, 1, 0);
+                make_bn(b, &bk->bn[1], cat(nb, sizeof nb, pre, "bn2"), planes, 1, 0);
                 int64_t ho = bk->cv[1].ho, wo = bk->cv[1].wo;
                 make_conv(b, &bk->cv[2], xstrdup_printf("%s.conv3.weight", pre), planes, planes * 4, 1, 1, ho, wo);
-                make_bn(b, &bk->bn[2], xstrdup_printf("%s.bn3", pre), planes * 4, 1, c->zero_init_residual);
+                make_bn(b, &bk->bn[2], cat(nb, sizeof nb, pre, "bn3"), planes * 4, 1, c->zero_init_residual);
                 bk->s_c[0] = add_slot(b, GSG_DTYPE_F32, 3, h, wd, planes);
                 bk->s_a[0] = add_slot(b, GSG_DTYPE_F32, 3, h, wd, planes);
                 bk->s_c[1] = add_slot(b, GSG_DTYPE_F32, 3, ho, wo, planes);
@@ -405,7 +412,7 @@ static void build(struct builder *b)
             if (bk->has_ds) {
                 make_conv(b, &bk->ds, xstrdup_printf("%s.downsample.0.weight", pre), inplanes, planes * expansion, 1,
                           stride, n->slots[bk->s_in].d[0], n->slots[bk->s_in].d[1]);
-                make_bn(b, &bk->dsbn, xstrdup_printf("%s.downsample.1", pre), planes * expansion, 1, 0);
+                make_bn(b, &bk->dsbn, cat(nb, sizeof nb, pre, "downsample.1"), planes * expansion, 1, 0);
                 bk->s_ds = add_slot(b, GSG_DTYPE_F32, 3, h, wd, planes * expansion);
             }
             bk->s_out = add_slot(b, GSG_DTYPE_F32, 3, h, wd, planes * expansion);

@@ -5,7 +5,7 @@
 bats_require_minimum_version 1.5.0
 
 setup() {
-    BUILD=${BUILD:-build}
+    BUILD=${GSG_BUILD:-${BUILD:-build}}
     TEST_NN="$BUILD/tests/test_nn"
     [ -x "$TEST_NN" ] || skip "$TEST_NN not built (make units)"
     /usr/bin/python3 -c 'import torch, torchvision, zstandard, numpy' 2>/dev/null \
