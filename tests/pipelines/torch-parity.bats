@@ -23,3 +23,15 @@ setup() {
     # a width-32 network does not load into torchvision's resnet18: the script must fail
     run ! --separate-stderr /usr/bin/python3 tests/pipelines/torch_parity.py "$BATS_TEST_TMPDIR/narrow.gsgt"
 }
+
+@test "torch parity: a checkpoint's backbone exported as safetensors loads into torchvision (strict)" {
+    TEST_CKPT="$BUILD/tests/test_ckpt"
+    [ -x "$TEST_CKPT" ] || skip "$TEST_CKPT not built"
+    command -v gsg-tensor >/dev/null || [ -x "$BUILD/bin/gsg-tensor" ] || skip "gsg-tensor not built"
+    GT=$(command -v gsg-tensor || echo "$BUILD/bin/gsg-tensor")
+    run -0 "$TEST_CKPT" --write-cifar "$BATS_TEST_TMPDIR/ckpt.gsgt"
+    run -0 "$GT" export --format safetensors --backbone -o "$BATS_TEST_TMPDIR/backbone.safetensors" "$BATS_TEST_TMPDIR/ckpt.gsgt"
+    run -0 --separate-stderr /usr/bin/python3 tests/pipelines/torch_parity.py --safetensors \
+        "$BATS_TEST_TMPDIR/backbone.safetensors" "$BATS_TEST_TMPDIR/ckpt.gsgt"
+    [[ "$output" == "torch_parity: ok: "* ]]
+}

@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""PyTorch parity for lib/nn: loads the stream written by `test_nn --parity-dump FILE`
+"""usage: torch_parity.py DUMP | torch_parity.py --safetensors EXPORTED.safetensors CKPT.gsgt
+
+PyTorch parity for lib/nn: loads the stream written by `test_nn --parity-dump FILE`
 (our initial weights, an input batch, our outputs and gradients) into
 torchvision.models.resnet18 (CIFAR stem patched, fc = Identity) with strict=True plus
 SimSiam heads, and compares eval-mode outputs and one training step's gradients and
@@ -44,7 +46,45 @@ def read_gsgt(path):
             yield seq, name, meta, np.frombuffer(data, DT[dt]).reshape(dims).copy()
 
 
+def read_safetensors(path):
+    """A minimal safetensors reader: u64 header length, JSON header, raw little-endian data."""
+    import json
+    dt = {'F32': '<f4', 'F64': '<f8', 'I64': '<i8', 'I32': '<i4', 'U8': 'u1', 'F16': '<f2'}
+    with open(path, 'rb') as f:
+        n = struct.unpack('<Q', f.read(8))[0]
+        head = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for k, v in head.items():
+        if k == '__metadata__':
+            continue
+        a, b = v['data_offsets']
+        out[k] = np.frombuffer(data[a:b], dt[v['dtype']]).reshape(v['shape']).copy()
+    return out
+
+
+def check_safetensors(st_path, ckpt_path):
+    """The backbone exported by `gsg-tensor export --format safetensors --backbone` loads into
+    torchvision's resnet18 (CIFAR stem) with strict=True and equals the checkpoint's tensors."""
+    sd = read_safetensors(st_path)
+    net = torchvision.models.resnet18()
+    net.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+    net.maxpool = nn.Identity()
+    net.fc = nn.Identity()
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()}, strict=True)
+    ck = {name: a for _, name, _, a in read_gsgt(ckpt_path)}
+    bad = [k for k, v in net.state_dict().items() if not np.array_equal(v.numpy(), ck[k])]
+    if bad:
+        print(f'torch_parity: {len(bad)} exported tensors differ from the checkpoint: {bad[:3]}')
+        return 1
+    print(f'torch_parity: ok: {len(sd)} safetensors records load into torchvision resnet18 (strict) '
+          f'and equal the checkpoint')
+    return 0
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == '--safetensors':
+        return check_safetensors(sys.argv[2], sys.argv[3])
     path = sys.argv[1]
     rec, meta0 = {}, ''
     for _, name, meta, a in read_gsgt(path):

@@ -260,8 +260,32 @@ TEST(failed_save_leaves_no_file)
     gsg_net_destroy(net);
 }
 
-int main(void)
+/* --write-cifar FILE: a checkpoint of the cifar recipe's network (ResNet-18, width 64) with
+ * optimiser momentum, for tests/pipelines/torch-parity.bats (safetensors export -> torchvision). */
+static int write_cifar(const char *path)
 {
+    struct gsg_net_config c;
+    gsg_net_config_recipe(&c, "cifar");
+    c.proj_hidden = 64; c.proj_dim = 32; c.pred_hidden = 16;
+    struct gsg_net *net = NULL;
+    struct gsg_sgd *opt = NULL;
+    gsg_status st = gsg_net_create(&net, &c, 2, 8, 8, GSG_DEV_CPU, 3, 0);
+    if (st >= 0) st = gsg_sgd_create(&opt, net, 0.9, 5e-4);
+    if (st >= 0) {
+        *(int64_t *)gsg_net_buffer_find(net, "layer1.0.bn1.num_batches_tracked")->value.data = 5;
+        ((float *)gsg_net_buffer_find(net, "bn1.running_mean")->value.data)[2] = 0.25f;
+        struct gsg_ckpt k = {net, NULL, opt, "recipe=cifar\n", "step=0\n"};
+        st = gsg_ckpt_save(path, &k);
+    }
+    gsg_sgd_destroy(opt);
+    gsg_net_destroy(net);
+    if (st < 0) { fprintf(stderr, "test_ckpt: %s\n", gsg_err_msg()); return 1; }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "--write-cifar")) return write_cifar(argv[2]);
     snprintf(dir, sizeof dir, "/tmp/gsg-test-ckpt-XXXXXX");
     if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
     RUN(round_trip);
