@@ -536,12 +536,6 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--parity-dump")) return parity_dump(argv[2], 64, 4, 16);
     if (argc == 4 && !strcmp(argv[1], "--parity-dump-width")) return parity_dump(argv[3], atoi(argv[2]), 4, 16);
-    /* The tiny shapes below (1-8 channels) hit oneDNN's jit_1x1:avx2 backward-weights for the
-     * 1x1 stride-2 downsample convs, which at the time of writing gives non-deterministic dw
-     * (or hangs) with 2 threads; reported to the conv2d owner. These cases test lib/nn, so they
-     * use the im2col path unless GSG_CONV says otherwise; the PyTorch parity test
-     * (tests/pipelines/torch-parity.bats, full width) runs the default oneDNN path. */
-    setenv("GSG_CONV", "im2col", 0);
     RUN(names_match_torchvision_resnet18);
     RUN(names_resnet50_imagenet);
     RUN(init_statistics_and_determinism);
