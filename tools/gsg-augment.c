@@ -208,6 +208,10 @@ int main(int argc, char **argv)
     gsg_meta_add(meta, sizeof meta, "std", "%g,%g,%g", r.std[0], r.std[1], r.std[2]);
     gsg_meta_add(meta, sizeof meta, "classes", "%lld", (long long)ds.nclasses);
     if (o.shard_n > 1) gsg_meta_add(meta, sizeof meta, "shard", "%lld/%lld", (long long)o.shard_i, (long long)o.shard_n);
+    if (!o.plain) {
+        gsg_meta_add(meta, sizeof meta, "batches_per_epoch", "%lld", (long long)steps);
+        gsg_meta_add(meta, sizeof meta, "epochs", "%lld", (long long)o.epochs);
+    }
     size_t base_len = strlen(meta);
 
     struct gsg_progress prog;

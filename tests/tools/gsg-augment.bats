@@ -109,6 +109,7 @@ for seq, name, a, meta in recs:
         assert kv['epoch'] == '0' and kv['seed'] == '3' and kv['recipe'] == 'fmnist' and kv['size'] == '28', kv
         assert kv['mean'].split(',')[0] == '0.286' and kv['std'].split(',')[0] == '0.353', kv
         assert kv['dataset'].endswith('train-images-idx3-ubyte.gz'), kv
+        assert kv['batches_per_epoch'] == '4', kv
         assert a.std() > 10
     if name == 'index': idx = a; seen += list(a)
     if name == 'label': assert (a == labels[idx]).all()
