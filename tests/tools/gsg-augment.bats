@@ -6,35 +6,9 @@ bats_require_minimum_version 1.5.0
 setup() {
     T=$BATS_TEST_TMPDIR
     cat >"$T/gsgt.py" <<'PYEOF'
-import struct, numpy as np, zstandard as zstd
-DT = {np.dtype('<f4'): 1, np.dtype('u1'): 5, np.dtype('<i8'): 7}
-RD = {1: '<f4', 5: 'u1', 7: '<i8'}
-def record(name, seq, arr, meta=''):
-    arr = np.array(arr, order="C", copy=True)
-    nb, mb = name.encode(), meta.encode()
-    fixed = 32 + 8 * arr.ndim + len(nb) + len(mb)
-    hb = (fixed + 63) // 64 * 64
-    h = struct.pack('<4sBBBBIHHQQ', b'GSGT', 1, DT[arr.dtype], arr.ndim, 0, hb, len(nb), len(mb), seq, arr.nbytes)
-    h += struct.pack(f'<{arr.ndim}Q', *arr.shape) + nb + mb
-    h += b'\0' * (hb - len(h))
-    return zstd.ZstdCompressor(write_checksum=True, write_content_size=True).compress(h + arr.tobytes())
-def write(path, recs):
-    with open(path, 'wb') as f:
-        for r in recs: f.write(record(*r))
-        f.write(record('gsg.end', 0, np.array(len(recs), dtype='<i8')))
-def read(path):
-    out = []
-    with open(path, 'rb') as f:
-        r = zstd.ZstdDecompressor().stream_reader(f, read_across_frames=True)
-        while (head := r.read(32)):
-            magic, ver, dt, nd, fl, hb, nl, ml, seq, nb = struct.unpack('<4sBBBBIHHQQ', head)
-            rest = r.read(hb - 32); dims = struct.unpack(f'<{nd}Q', rest[:8 * nd])
-            name = rest[8 * nd:8 * nd + nl].decode(); meta = rest[8 * nd + nl:8 * nd + nl + ml].decode()
-            data = r.read(nb)
-            if name != 'gsg.end': out.append((seq, name, np.frombuffer(data, RD[dt]).reshape(dims), meta))
-    return out
+from gsgt_io import record, write, read_meta as read
 PYEOF
-    export PYTHONPATH=$T
+    export PYTHONPATH=$T:$BATS_TEST_DIRNAME/../lib
 }
 
 # CIFAR-10 batch file: n records of label + 3072 bytes (image i: plane c filled with 10 c + i, label i % 10)

@@ -7,21 +7,8 @@ setup() {
     T=$BATS_TEST_TMPDIR
     # A tiny GSGT writer in Python (numpy + zstandard), independent of the C code.
     cat >"$T/gsgt.py" <<'EOF'
-import struct, numpy as np, zstandard as zstd
-DT = {np.dtype('<f4'): 1, np.dtype('u1'): 5, np.dtype('<i8'): 7}
-def record(name, seq, arr, meta=''):
-    arr = np.array(arr, order="C", copy=True)
-    nb, mb = name.encode(), meta.encode()
-    fixed = 32 + 8 * arr.ndim + len(nb) + len(mb)
-    hb = (fixed + 63) // 64 * 64
-    h = struct.pack('<4sBBBBIHHQQ', b'GSGT', 1, DT[arr.dtype], arr.ndim, 0, hb, len(nb), len(mb), seq, arr.nbytes)
-    h += struct.pack(f'<{arr.ndim}Q', *arr.shape) + nb + mb
-    h += b'\0' * (hb - len(h))
-    return zstd.ZstdCompressor(write_checksum=True, write_content_size=True).compress(h + arr.tobytes())
-def write(path, recs):
-    with open(path, 'wb') as f:
-        for r in recs: f.write(record(*r))
-        f.write(record('gsg.end', 0, np.array(len(recs), dtype='<i8')))
+import numpy as np
+from gsgt_io import record, write
 def features(path, x, y, batch=300, name='features', proj=None):
     recs = []
     for s, i in enumerate(range(0, len(x), batch)):
@@ -49,7 +36,7 @@ def knn_ref(bank, yb, q, yq, k, t, C):
         c1 += order[0] == yq[i]; c5 += yq[i] in order[:5]
     return c1 / len(q), c5 / len(q)
 EOF
-    export PYTHONPATH=$T
+    export PYTHONPATH=$T:$BATS_TEST_DIRNAME/../lib
     /usr/bin/python3 - <<'EOF'
 import numpy as np, gsgt, os
 T = os.environ['BATS_TEST_TMPDIR']

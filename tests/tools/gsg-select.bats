@@ -6,36 +6,10 @@ setup() {
     T=$BATS_TEST_TMPDIR
     # A tiny GSGT writer/reader in Python (numpy + zstandard), independent of the C code.
     cat >"$T/gsgt.py" <<'EOF'
-import struct, sys, numpy as np, zstandard as zstd
-DT = {np.dtype('<f4'): 1, np.dtype('u1'): 5, np.dtype('<i8'): 7}
-RD = {1: '<f4', 5: 'u1', 7: '<i8'}
-def record(name, seq, arr, meta=''):
-    arr = np.array(arr, order="C", copy=True)
-    nb, mb = name.encode(), meta.encode()
-    fixed = 32 + 8 * arr.ndim + len(nb) + len(mb)
-    hb = (fixed + 63) // 64 * 64
-    h = struct.pack('<4sBBBBIHHQQ', b'GSGT', 1, DT[arr.dtype], arr.ndim, 0, hb, len(nb), len(mb), seq, arr.nbytes)
-    h += struct.pack(f'<{arr.ndim}Q', *arr.shape) + nb + mb
-    h += b'\0' * (hb - len(h))
-    c = zstd.ZstdCompressor(write_checksum=True, write_content_size=True)
-    return c.compress(h + arr.tobytes())
-def write(path, recs):
-    with open(path, 'wb') as f:
-        for r in recs: f.write(record(*r))
-        f.write(record('gsg.end', 0, np.array(len(recs), dtype='<i8')))
-def read(path):
-    out = []
-    with open(path, 'rb') as f:
-        r = zstd.ZstdDecompressor().stream_reader(f, read_across_frames=True)
-        while (head := r.read(32)):
-            magic, ver, dt, nd, fl, hb, nl, ml, seq, nb = struct.unpack('<4sBBBBIHHQQ', head)
-            rest = r.read(hb - 32); dims = struct.unpack(f'<{nd}Q', rest[:8 * nd])
-            name = rest[8 * nd:8 * nd + nl].decode()
-            data = r.read(nb)
-            if name != 'gsg.end': out.append((seq, name, np.frombuffer(data, RD[dt]).reshape(dims)))
-    return out
+import sys
+from gsgt_io import record, write, read
 EOF
-    export PYTHONPATH=$T
+    export PYTHONPATH=$T:$BATS_TEST_DIRNAME/../lib
     # The hand-computed 2x2 case of tests/unit/test_gsg.c:
     # row 0: A1=(0,0) A2=(3,4) B1=(1,0) B2=(10,10): d = 1, 14.142, 4.472, 9.220 -> k=0
     # row 1: A1=(5,5) A2=(0,1) B1=(-5,-5) B2=(0,-1): d = 14.142, 7.810, 7.810, 2 -> k=3
