@@ -2,8 +2,12 @@
  * dispatch to the CPU kernels of lib/cpu/conv2d.h.
  *
  * Implementation choice per plan: the environment variable GSG_CONV=onednn|im2col forces
- * one; otherwise oneDNN when this build has it (measured faster on every ResNet layer,
- * tests/bench/NOTES.md), falling back to im2col + OpenBLAS if oneDNN refuses the shape.
+ * one. Otherwise, deterministically from the CPU and the layer (tests/bench/NOTES.md):
+ * with AVX-512, oneDNN when this build has it (faster on every ResNet layer of a Xeon);
+ * without AVX-512 (oneDNN's AVX2 kernels), oneDNN only for narrow layers (Co <= 32, where
+ * it won on the AVX2 EPYC dev machine) and im2col + OpenBLAS for wider ones (where im2col
+ * ran the CIFAR ResNet-18 convs 1.23x faster on that machine). Falls back to im2col if
+ * oneDNN refuses the shape. The rule never depends on timing, so runs stay reproducible.
  *
  * oneDNN 2.6.3's jit_1x1 backward-weights kernel gives wrong dW for strided 1x1 convs on NHWC
  * with more than one thread (found by fuzzing against the reference on AVX2: 2 threads,
@@ -13,6 +17,16 @@
 #include "ops/ops.h"
 #include "cpu/conv2d.h"
 #include <string.h>
+
+static int cpu_has_avx512(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
 
 enum conv_impl { CONV_ONEDNN, CONV_IM2COL, CONV_CUDA };
 
@@ -71,6 +85,7 @@ gsg_status gsg_conv2d_create(struct gsg_conv2d **plan, enum gsg_dev dev, const s
         else if (!strcmp(env, "im2col")) want = CONV_IM2COL;
         else return gsg_err_set(GSG_E_USAGE, "conv2d: GSG_CONV='%s': expected 'onednn' or 'im2col'", env);
     }
+    if (want == -1 && !cpu_has_avx512() && d->Co > 32) want = CONV_IM2COL;
     struct gsg_conv2d *p = calloc(1, sizeof *p);
     if (!p) return gsg_err_set(GSG_E_NOMEM, "conv2d: out of memory for a plan");
     p->d = *d;

@@ -278,6 +278,16 @@ TEST(default_impl)
     CHECK(plan && !strcmp(gsg_conv2d_impl(plan), "im2col-openblas"));
 #endif
     gsg_conv2d_destroy(plan);
+    /* a wide layer: oneDNN with AVX-512, im2col on AVX2-only CPUs (measured, NOTES.md) */
+    struct gsg_conv2d_desc wide = {2, 8, 8, 64, 64, 3, 1, 1};
+    CHECK_OK(gsg_conv2d_create(&plan, GSG_DEV_CPU, &wide));
+#ifdef GSG_HAVE_DNNL
+    __builtin_cpu_init();
+    CHECK(plan && !strcmp(gsg_conv2d_impl(plan), __builtin_cpu_supports("avx512f") ? "onednn" : "im2col-openblas"));
+#else
+    CHECK(plan && !strcmp(gsg_conv2d_impl(plan), "im2col-openblas"));
+#endif
+    gsg_conv2d_destroy(plan);
 }
 
 TEST(errors)
