@@ -15,7 +15,7 @@ usage() {
 Usage: $GSG_PROG [OPTIONS]
   --data D        data set (default fashion-mnist)
   --limit N       training images for SimSiam+GSG (default ${DEMO_LIMIT:-10000})
-  --epochs E      planned epochs: the lr schedule (default ${DEMO_EPOCHS:-2})
+  --epochs E      planned epochs: the lr schedule (default ${DEMO_EPOCHS:-3})
   --minutes M     training time budget: stop after about M minutes (default ${DEMO_MINUTES:-4};
                   0 = run all planned epochs)
   --batch B       batch (default ${DEMO_BATCH:-128})
@@ -29,7 +29,7 @@ Environment: DEMO_LIMIT, DEMO_EPOCHS, DEMO_MINUTES, DEMO_BATCH, DEMO_BANK, DEMO_
 Exit status: 0 success, 1 a step failed, 2 usage error.
 USAGE
 }
-data=${DATA:-fashion-mnist} limit=${DEMO_LIMIT:-10000} epochs=${DEMO_EPOCHS:-2} batch=${DEMO_BATCH:-128}
+data=${DATA:-fashion-mnist} limit=${DEMO_LIMIT:-10000} epochs=${DEMO_EPOCHS:-3} batch=${DEMO_BATCH:-128}
 bank=${DEMO_BANK:-10000} test=${DEMO_TEST:-5000} minutes=${DEMO_MINUTES:-4} seed=${SEED:-0} device=${DEVICE:-cpu} out=${OUT:-results/demo}
 while [ $# -gt 0 ]; do
     case $1 in
@@ -78,7 +78,7 @@ row() { printf '| %-44s | %6s %% | %6s %% |\n' "$1" "$(gsg_pct "$(gsg_json top1 
     echo "| encoder                                      |  top-1   |  top-5   |"
     echo "|----------------------------------------------|----------|----------|"
     row "SimSiam+GSG, $sdone steps = $ep_done epochs on $limit images" "$out/trained/knn.json"
-    row "random init, same ResNet-18 (width 32)" "$out/random/knn.json"
+    row "random init, same ResNet-18 (width 16)" "$out/random/knn.json"
     row "raw pixels (784 values)" "$out/pixels/knn.json"
     echo
     echo "Training: $sdone steps of batch $batch ($ep_done of $epochs planned epochs; budget $minutes min) in ${t_train} s."

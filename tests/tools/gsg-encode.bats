@@ -74,7 +74,7 @@ for (s, n, x), (_, m, y) in zip(a, b):
 import gsgt, numpy as np
 a = gsgt.get('$T/a.gsgt', 'features'); b = gsgt.get('$T/b.gsgt', 'features'); c = gsgt.get('$T/c.gsgt', 'features')
 z = gsgt.get('$T/b.gsgt', 'projections')
-assert a.shape == (20, 256) and z.shape == (20, 512), (a.shape, z.shape)
+assert a.shape == (20, 128) and z.shape == (20, 512), (a.shape, z.shape)   # fmnist: width 16 -> 8x16 = 128 features
 assert np.isfinite(a).all() and np.isfinite(z).all() and (a >= 0).all()   # pooled ReLU features
 assert np.allclose(a, b, rtol=1e-4, atol=1e-5), np.abs(a - b).max()       # eval-mode BN: rows are independent
 assert not np.allclose(a, c)                                                  # another seed, other weights
