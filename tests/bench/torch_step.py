@@ -17,7 +17,7 @@ try:
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
-    import torchvision
+    from torch_peer import encoder
 except ImportError as e:
     print(f"torch_step.py: skipped: {e}")
     sys.exit(77)
@@ -34,15 +34,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    r = torchvision.models.resnet18()
-    r.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
-    r.maxpool = nn.Identity()
-    r.fc = nn.Identity()
-    proj = nn.Sequential(nn.Linear(512, 2048, bias=False), nn.BatchNorm1d(2048), nn.ReLU(inplace=True),
-                         nn.Linear(2048, 2048, bias=False), nn.BatchNorm1d(2048, affine=False))
-    pred = nn.Sequential(nn.Linear(2048, 512, bias=False), nn.BatchNorm1d(512), nn.ReLU(inplace=True),
-                         nn.Linear(512, 2048))
-    f = nn.Sequential(r, proj)
+    f, pred = encoder()
     fmt = torch.contiguous_format if a.plain else torch.channels_last
     f = f.to(memory_format=fmt)
     opt = torch.optim.SGD(list(f.parameters()) + list(pred.parameters()), lr=0.06, momentum=0.9, weight_decay=5e-4)
