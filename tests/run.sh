@@ -34,7 +34,7 @@ if [ "$mode" = "--gpu" ]; then
 else
     for b in "$BUILD"/tests/test_*; do [ -x "$b" ] && run_unit "$b" ""; done
     if [ "${GSG_TEST_SAN:-0}" = 1 ]; then
-        if make --no-print-directory units SAN=1 >"$log/san-build.log" 2>&1; then
+        if make --no-print-directory units SAN=1 BUILD=build/san >"$log/san-build.log" 2>&1; then
             for b in build/san/tests/test_*; do [ -x "$b" ] && ASAN_OPTIONS=detect_leaks=1 run_unit "$b" "san:"; done
         else
             echo "FAIL san build"; tail -20 "$log/san-build.log"; fail=$((fail + 1)); failed_names+=("san-build")

@@ -166,10 +166,7 @@ int main(int argc, char **argv)
     int prc = parse(argc, argv, &o);
     if (prc == -1) return gsg_tool_finish(0);
     if (prc) return prc;
-    if (!o.force && gsg_tool_stdout_is_tty(o.output))
-        return gsg_tool_usage_error("refusing to write a binary stream to a terminal (use -o FILE, a pipe, or --force)");
-    if (strcmp(o.data.path, "-") == 0 && gsg_tool_stdin_is_tty("-") && !o.force)
-        return gsg_tool_usage_error("refusing to read a binary stream from a terminal (give --data PATH or use --force)");
+    if ((prc = gsg_tool_refuse_tty(o.output, strcmp(o.data.path, "-") == 0 ? "-" : NULL, o.force, "give --data PATH"))) return prc;
 
     struct gsg_dataset ds;
     struct gsg_aug_batcher b;

@@ -224,10 +224,7 @@ int main(int argc, char **argv)
     int prc = parse(argc, argv, &o);
     if (prc == -1) return gsg_tool_finish(0);
     if (prc) return prc;
-    if (!o.force && gsg_tool_stdout_is_tty(o.output))
-        return gsg_tool_usage_error("refusing to write a binary stream to a terminal (use -o FILE, a pipe, or --force)");
-    if (!o.force && gsg_tool_stdin_is_tty(o.input))
-        return gsg_tool_usage_error("refusing to read a binary stream from a terminal (give INPUT or use --force)");
+    if ((prc = gsg_tool_refuse_tty(o.output, o.input, o.force, "give INPUT"))) return prc;
     struct gsg_tstream_reader *r = NULL;
     struct gsg_tstream_writer *w = NULL;
     struct encode_state s;

@@ -179,10 +179,8 @@ int main(int argc, char **argv)
     if (prc == -1) return gsg_tool_finish(0);
     if (prc) return prc;
     int stream_out = !o.check && !o.summary;
-    if (stream_out && !o.force && gsg_tool_stdout_is_tty(o.output))
-        return gsg_tool_usage_error("refusing to write a binary stream to a terminal (use -o FILE, a pipe, or --force)");
-    if (gsg_tool_stdin_is_tty(o.input) && !o.force)
-        return gsg_tool_usage_error("refusing to read a binary stream from a terminal (give INPUT or use --force)");
+    /* --check/--summary print text: only a stream output is refused on a terminal */
+    if ((prc = gsg_tool_refuse_tty(stream_out ? o.output : NULL, o.input, o.force, "give INPUT"))) return prc;
 
     struct gsg_tstream_reader *r = NULL;
     struct gsg_tstream_writer *w = NULL;

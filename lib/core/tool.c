@@ -67,6 +67,16 @@ int gsg_tool_stdin_is_tty(const char *path)
     return (!path || strcmp(path, "-") == 0) && isatty(STDIN_FILENO);
 }
 
+int gsg_tool_refuse_tty(const char *out_path, const char *in_path, int force, const char *in_hint)
+{
+    if (force) return 0;
+    if (out_path && gsg_tool_stdout_is_tty(out_path))
+        return gsg_tool_usage_error("refusing to write a binary stream to a terminal (use -o FILE, a pipe, or --force)");
+    if (in_path && gsg_tool_stdin_is_tty(in_path))
+        return gsg_tool_usage_error("refusing to read a binary stream from a terminal (%s or use --force)", in_hint);
+    return 0;
+}
+
 int gsg_tool_finish(int rc)
 {
     int err = ferror(stdout);

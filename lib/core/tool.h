@@ -23,6 +23,10 @@ int gsg_tool_exit_code(gsg_status st);
 /* 1 if path is "-"/NULL and stdout is a terminal (binary streams refuse unless --force). */
 int gsg_tool_stdout_is_tty(const char *path);
 int gsg_tool_stdin_is_tty(const char *path);
+/* Refuse a binary stream to a terminal on stdout (out_path "-"; NULL = no stream output) or
+ * from one on stdin (in_path "-"; NULL = no stream input) unless force: prints the usage error and returns 2,
+ * else returns 0. in_hint names how to give the input (e.g. "give INPUT"). */
+int gsg_tool_refuse_tty(const char *out_path, const char *in_path, int force, const char *in_hint);
 /* Check stdout for write errors and close it; returns rc, or 1 after printing "write error". */
 int gsg_tool_finish(int rc);
 
