@@ -52,17 +52,33 @@ ifeq ($(USE_CUDA),1)
 ifeq ($(NVCC),)
 $(error CUDA=1 but nvcc was not found)
 endif
-CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
+# Where the runtime library lives differs between toolkit layouts: lib/cuda/detect.sh asks nvcc and
+# proves the choice with a test link. With CUDA=auto a toolkit without a linkable runtime turns the
+# backend off (the kernels are still compiled, `make cuda-check`); with CUDA=1 it is an error.
+CUDA_LINK := $(shell bash lib/cuda/detect.sh '$(NVCC)' '$(CC)')
+ifneq ($(filter none:%,$(firstword $(CUDA_LINK))),)
+ifeq ($(CUDA),1)
+$(error CUDA=1 but the CUDA runtime cannot be linked: $(CUDA_LINK))
+endif
+$(info ✗ nvcc found, but $(CUDA_LINK) → CUDA backend off; kernels compile-checked only)
+USE_CUDA := 0
+CUDA_CHECK := 1
+endif
+endif
+ifeq ($(USE_CUDA),1)
 NVCC_VER  := $(shell $(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
-$(info ✓ nvcc $(NVCC_VER) → CUDA backend on)
+$(info ✓ nvcc $(NVCC_VER) → CUDA backend on ($(firstword $(CUDA_LINK))))
 CFLAGS  += -DGSG_HAVE_CUDA=1
-LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudart -lcublas -Wl,-rpath,$(CUDA_HOME)/lib64
-NVFLAGS := -O3 -std=c++17 $(CUDA_ARCH) -Ilib -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-fPIC
+LDLIBS  += $(CUDA_LINK) -lstdc++
 CU_SRC  := $(wildcard lib/cuda/*.cu)
 else
+ifneq ($(CUDA_CHECK),1)
 $(info ✗ nvcc not found or CUDA=0 → CUDA backend off (--device cuda fails with one line))
+endif
 CU_SRC  :=
 endif
+NVFLAGS := -O3 -std=c++17 $(CUDA_ARCH) -Ilib -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-fPIC
+CU_CHECK_OBJ := $(if $(CUDA_CHECK),$(patsubst %.cu,$(BUILD)/check/%.cu.o,$(wildcard lib/cuda/*.cu)))
 
 LIB_C   := $(filter-out lib/cuda/stubs.c,$(wildcard lib/*/*.c))
 ifneq ($(USE_CUDA),1)
@@ -80,9 +96,9 @@ GPUS    := $(GPU_SRC:tests/gpu/%.c=$(BUILD)/tests/gpu_%)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCHES := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all lib tools units deps deps-ref test test-unit test-gpu clean print-config
+.PHONY: all lib tools units cuda-check deps deps-ref test test-unit test-gpu clean print-config
 
-all: $(TOOLS) $(UNITS) $(GPUS) $(BENCHES)
+all: $(TOOLS) $(UNITS) $(GPUS) $(BENCHES) $(CU_CHECK_OBJ)
 lib: $(LIBGSG)
 tools: $(TOOLS)
 units: $(UNITS)
@@ -98,6 +114,15 @@ $(BUILD)/obj/%.cu.o: %.cu $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  NVCC  $<"
 	@$(NVCC) $(NVFLAGS) -c $< -o $@
+
+# Compile-only objects when the toolkit cannot link a runtime (CUDA=auto): CUDA code must compile
+# everywhere nvcc exists.
+$(BUILD)/check/%.cu.o: %.cu $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  NVCC  $< (compile check)"
+	@$(NVCC) $(NVFLAGS) -c $< -o $@
+
+cuda-check: $(CU_CHECK_OBJ)
 
 $(LIBGSG): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
