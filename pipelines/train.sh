@@ -3,9 +3,10 @@
 #   OUT/ckpt.gsgt  the checkpoint     OUT/metrics.jsonl  gsg-step's per-step metrics
 #   OUT/run.txt    the settings       OUT/train.log      gsg-step's stderr
 #   OUT/epoch_loss.txt  mean loss per epoch
-# With --knn-every K the run is cut into chunks of K epochs (gsg-step --resume), and
-# after each chunk the checkpoint gets a k-NN evaluation (OUT/knn_epochs.txt:
-# "epoch top1 top5") on --knn-bank/--knn-test images: the curve of the run itself.
+# With --knn-every K, gsg-step's own k-NN monitor evaluates the backbone every K epochs
+# and at the end of the schedule on --knn-bank/--knn-test images (the rows of
+# metrics.jsonl with knn_top1; OUT/knn_epochs.txt: "epoch top1 top5"): the curve of the
+# run itself.
 set -euo pipefail
 GSG_PROG=train.sh
 . "$(dirname "$0")/lib.sh"
@@ -98,8 +99,18 @@ echo "images=$nimg" >>"$out/run.txt"; echo "steps_per_epoch=$spe" >>"$out/run.tx
 rm -f "$out/metrics.jsonl" "$out/knn_epochs.txt" "$out/ckpt.gsgt"
 total=$((epochs * spe))
 [ "$steps" != 0 ] && [ "$steps" -lt "$total" ] && total=$steps
+# the k-NN monitor runs inside gsg-step (--knn-every): plain bank and test images, cached
+kargs=()
+if [ "$knn_every" -gt 0 ]; then
+    cache=${GSG_CACHE:-$out/plain}
+    mkdir -p "$cache"
+    dkey=$(printf '%s' "$data" | cksum | cut -d ' ' -f 1)
+    trp="$cache/train_${dkey}_${recipe}_${knn_bank}.gsgt" tep="$cache/test_${dkey}_${recipe}_${knn_test}.gsgt"
+    gsg_plain "$data" "$recipe" train "$knn_bank" "$trp"
+    gsg_plain "$data" "$recipe" test "$knn_test" "$tep"
+    kargs=(--knn-every "$knn_every" --knn-bank "$trp" --knn-test "$tep")
+fi
 chunk=$total
-[ "$knn_every" -gt 0 ] && chunk=$((knn_every * spe))
 budget=""
 [ "$minutes" != 0 ] && budget=$(awk -v m="$minutes" 'BEGIN { print 60 * m }')
 done_steps=0
@@ -123,7 +134,8 @@ while [ "$done_steps" -lt "$total" ]; do
     # gsg-step stops reading at --steps: gsg-augment then ends on SIGPIPE (status 141), which is fine
     set +e
     gsg-augment "${aargs[@]}" --epochs "$ep" --data "$data" 2>>"$out/train.log" |
-        gsg-step "${sargs[@]}" "${resume[@]}" --steps "$next" --ckpt "$out/ckpt.gsgt" --metrics "$out/metrics.part.jsonl" 2>>"$out/train.log"
+        gsg-step "${sargs[@]}" "${kargs[@]}" "${resume[@]}" --steps "$next" --ckpt "$out/ckpt.gsgt" \
+            --metrics "$out/metrics.part.jsonl" 2>>"$out/train.log"
     ps=("${PIPESTATUS[@]}")
     set -e
     if [ "${ps[1]}" != 0 ] || { [ "${ps[0]}" != 0 ] && [ "${ps[0]}" != 141 ]; }; then
@@ -134,15 +146,26 @@ while [ "$done_steps" -lt "$total" ]; do
     rm -f "$out/metrics.part.jsonl"
     [ "$done_steps" = 0 ] && t_first=$(gsg_seconds)
     done_steps=$next
-    if [ "$knn_every" -gt 0 ] && { [ $((done_steps % (knn_every * spe))) = 0 ] || [ "$done_steps" = "$total" ]; }; then
-        r=$(bash "$GSG_ROOT/pipelines/evaluate.sh" --mode knn --ckpt "$out/ckpt.gsgt" --data "$data" --recipe "$recipe" \
-            --bank-limit "$knn_bank" --test-limit "$knn_test" --out "$out/knn_epoch" --cache "${GSG_CACHE:-$out/plain}" \
-            --device "$device")
+done
+if [ "$knn_every" -gt 0 ]; then
+    # "epoch top1 top5" per k-NN row of the metrics
+    /usr/bin/python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if "knn_top1" in r: print("%g %s %s" % ((r["step"] + 1) / int(sys.argv[2]), r["knn_top1"], r["knn_top5"]))' \
+        "$out/metrics.jsonl" "$spe" >"$out/knn_epochs.txt"
+    while read -r e a b; do gsg_log "$GSG_PROG: epoch $e: k-NN top-1 $(gsg_pct "$a") % top-5 $(gsg_pct "$b") %"; done <"$out/knn_epochs.txt"
+    if [ "$done_steps" -lt "$total" ] && [ "$done_steps" -gt 0 ]; then
+        # a run cut short (--minutes, --steps): one more point for where it stopped
+        bash "$GSG_ROOT/pipelines/evaluate.sh" --mode knn --ckpt "$out/ckpt.gsgt" --data "$data" --recipe "$recipe" \
+            --bank-limit "$knn_bank" --test-limit "$knn_test" --out "$out/knn_epoch" --cache "$cache" \
+            --device "$device" >/dev/null
         e_now=$(awk -v d="$done_steps" -v s="$spe" 'BEGIN { printf "%g", d / s }')
         echo "$e_now $(gsg_json top1 "$out/knn_epoch/knn.json") $(gsg_json top5 "$out/knn_epoch/knn.json")" >>"$out/knn_epochs.txt"
-        gsg_log "$GSG_PROG: epoch $e_now: $r"
+        gsg_log "$GSG_PROG: epoch $e_now (run cut short): k-NN top-1 $(gsg_pct "$(gsg_json top1 "$out/knn_epoch/knn.json")") %"
     fi
-done
+fi
 echo "steps_done=$done_steps" >>"$out/run.txt"
 [ -s "$out/ckpt.gsgt" ] || gsg_die "no checkpoint was written"
 gsg_epoch_loss "$out/metrics.jsonl" >"$out/epoch_loss.txt"

@@ -11,6 +11,7 @@
 #include "core/afile.h"
 #include "core/tool.h"
 #include "io/tstream.h"
+#include "eval/monitor.h"
 #include "ssl/train.h"
 
 static const char *PROG = "gsg-step";
@@ -57,6 +58,14 @@ static void usage(void)
            "      --monitor-every K   compute the collapse monitors every K steps (default 1)\n"
            "      --dump DIR          write DIR/dump.gsgt: gsg.z f32 [4,N,D], gsg.perm, gsg.choice, gsg.loss\n"
            "      --dump-every K      steps between dumps (default 1)\n"
+           "k-NN monitor (the curve of the run itself; the training is unchanged by it):\n"
+           "      --knn-every K       every K epochs and at the end of the schedule: encode --knn-bank and\n"
+           "                          --knn-test with the current backbone (eval-mode BN), weighted k-NN;\n"
+           "                          knn_top1/knn_top5 join that step's --metrics line\n"
+           "      --knn-bank FILE     labelled bank images, a plain stream (gsg-augment --plain)\n"
+           "      --knn-test FILE     labelled query images, likewise\n"
+           "      --knn-k K           neighbours (default 200)\n"
+           "      --knn-t T           temperature (default 0.1)\n"
            "      --threads T         OpenMP threads\n"
            "      --device D          cpu|cuda (default cpu)\n"
            "      --progress          progress line with ETA on stderr even when it is not a terminal\n"
@@ -72,10 +81,13 @@ enum {
     O_METHOD = 256, O_GSG, O_PAIRING, O_DISTANCE, O_NOPRED, O_FIXPRED, O_RECIPE, O_ARCH, O_WIDTH, O_PROJ, O_PRED,
     O_LR, O_WD, O_MOM, O_EMA, O_EMACOS, O_EPOCHS, O_WARMUP, O_SPE, O_SEED, O_RANK, O_STEPS, O_CKPT, O_SAVE, O_RESUME,
     O_METRICS, O_MONITOR, O_DUMP, O_DUMPEVERY, O_THREADS, O_DEVICE, O_PROGRESS,
+    O_KNN_EVERY, O_KNN_BANK, O_KNN_TEST, O_KNN_K, O_KNN_T,
 };
 
 struct step_opts {
-    const char *input, *recipe, *arch, *ckpt, *resume, *metrics, *dump;
+    const char *input, *recipe, *arch, *ckpt, *resume, *metrics, *dump, *knn_bank, *knn_test;
+    int64_t knn_every, knn_k;
+    double knn_t;
     enum gsg_method method;
     int gsg, no_pred, fix_pred, ema_cos, progress, pairing_set, dist_set;
     enum gsg_pairing pairing;
@@ -98,12 +110,16 @@ static int parse(int argc, char **argv, struct step_opts *o)
         {"ckpt", 1, 0, O_CKPT}, {"save-every", 1, 0, O_SAVE}, {"resume", 1, 0, O_RESUME}, {"metrics", 1, 0, O_METRICS},
         {"monitor-every", 1, 0, O_MONITOR}, {"dump", 1, 0, O_DUMP}, {"dump-every", 1, 0, O_DUMPEVERY},
         {"threads", 1, 0, O_THREADS}, {"device", 1, 0, O_DEVICE}, {"progress", 0, 0, O_PROGRESS},
+        {"knn-every", 1, 0, O_KNN_EVERY}, {"knn-bank", 1, 0, O_KNN_BANK}, {"knn-test", 1, 0, O_KNN_TEST},
+        {"knn-k", 1, 0, O_KNN_K}, {"knn-t", 1, 0, O_KNN_T},
         {"input", 1, 0, 'i'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->input = "-";
     o->monitor_every = 1;
     o->dump_every = 1;
     o->dev = GSG_DEV_CPU;
+    o->knn_k = 200;
+    o->knn_t = 0.1;
     opterr = 0;
     int c;
     const int64_t BIG = (int64_t)1 << 40;
@@ -165,6 +181,11 @@ static int parse(int argc, char **argv, struct step_opts *o)
             else return gsg_tool_usage_error("--device: '%s' is not cpu or cuda", optarg);
             break;
         case O_PROGRESS: o->progress = 1; break;
+        case O_KNN_EVERY: if (gsg_parse_i64("--knn-every", optarg, 1, 1000000, &o->knn_every)) return 2; break;
+        case O_KNN_BANK: o->knn_bank = optarg; break;
+        case O_KNN_TEST: o->knn_test = optarg; break;
+        case O_KNN_K: if (gsg_parse_i64("--knn-k", optarg, 1, 1 << 30, &o->knn_k)) return 2; break;
+        case O_KNN_T: if (gsg_parse_f64("--knn-t", optarg, 1e-6, 1e6, &o->knn_t)) return 2; break;
         case 'i': o->input = optarg; break;
         case 'h': usage(); return -1;
         case 'V': printf("%s %s\n", PROG, GSG_VERSION); return -1;
@@ -178,6 +199,8 @@ static int parse(int argc, char **argv, struct step_opts *o)
     if (o->dump && !o->gsg) return gsg_tool_usage_error("--dump needs --gsg (it writes the GSG projections and choices)");
     if (o->no_pred && o->pred) return gsg_tool_usage_error("--no-predictor and --pred-dim exclude each other");
     if (o->save_every && !o->ckpt) return gsg_tool_usage_error("--save-every needs --ckpt");
+    if (o->knn_every && (!o->knn_bank || !o->knn_test)) return gsg_tool_usage_error("--knn-every needs --knn-bank FILE and --knn-test FILE");
+    if (!o->knn_every && (o->knn_bank || o->knn_test)) return gsg_tool_usage_error("--knn-bank and --knn-test need --knn-every K");
     return 0;
 }
 
@@ -253,7 +276,7 @@ static void json_num(FILE *f, const char *key, double x)
     else fprintf(f, ",\"%s\":null", key);
 }
 
-static gsg_status write_metrics(FILE *f, const struct gsg_train_stats *s)
+static gsg_status write_metrics(FILE *f, const struct gsg_train_stats *s, const struct gsg_knn_result *knn)
 {
     fprintf(f, "{\"step\":%lld,\"epoch\":%lld", (long long)s->step, (long long)s->epoch);
     json_num(f, "loss", s->loss);
@@ -269,6 +292,11 @@ static gsg_status write_metrics(FILE *f, const struct gsg_train_stats *s)
     json_num(f, "img_s", (double)s->N / s->seconds);
     json_num(f, "select_ms", 1e3 * s->select_seconds);
     json_num(f, "step_ms", 1e3 * s->seconds);
+    if (knn) {
+        json_num(f, "knn_top1", knn->top1);
+        json_num(f, "knn_top5", knn->top5);
+        fprintf(f, ",\"knn_k\":%lld,\"knn_queries\":%lld", (long long)knn->k_used, (long long)knn->scored);
+    }
     fputs("}\n", f);
     fflush(f);   /* one line per step: the .tmp file can be followed while the run goes on */
     return ferror(f) ? gsg_err_set(GSG_E_IO, "metrics: write error: %s", strerror(errno)) : GSG_OK;
@@ -321,6 +349,7 @@ int main(int argc, char **argv)
     struct gsg_tstream_writer *dw = NULL;
     struct gsg_afile *mf = NULL;
     struct gsg_trainer *tr = NULL;
+    struct gsg_knn_monitor *mon = NULL;
     float *zbuf = NULL;
     char *rconf = NULL, *rstate = NULL;
     int64_t last_saved = -1;
@@ -361,6 +390,12 @@ int main(int argc, char **argv)
     if ((st = gsg_trainer_create(&tr, &cfg, o.dev)) < 0) goto out;
     gsg_trainer_set_monitor_every(tr, o.monitor_every);
     if (o.resume && (st = gsg_trainer_load(tr, o.resume)) < 0) goto out;
+    if (o.knn_every) {
+        struct gsg_knn_opts ko = gsg_knn_opts_default();
+        ko.k = o.knn_k;
+        ko.T = o.knn_t;
+        if ((st = gsg_knn_monitor_create(&mon, &cfg.net, o.knn_bank, o.knn_test, 256, &ko, o.dev)) < 0) goto out;
+    }
     int64_t total = gsg_trainer_total_steps(tr);
     int64_t stop = o.steps && o.steps < total ? o.steps : total;
     if (o.metrics && (st = gsg_afile_open(&mf, o.metrics)) < 0) goto out;
@@ -409,9 +444,19 @@ int main(int argc, char **argv)
             }
             if (st < 0) goto out;
             img += (double)N;
-            if (mf && (st = write_metrics(mf->f, &s)) < 0) goto out;
-            if (dw && s.step % o.dump_every == 0 && (st = write_dump(dw, zbuf, &s, cfg.dist)) < 0) goto out;
             int64_t done = gsg_trainer_step_index(tr);
+            struct gsg_knn_result kr, *krp = NULL;
+            if (mon && ((done % cfg.steps_per_epoch == 0 && (done / cfg.steps_per_epoch) % o.knn_every == 0) || done == total)) {
+                double t0 = gsg_now();
+                if ((st = gsg_knn_monitor_run(mon, gsg_trainer_net(tr), &kr)) < 0) goto out;
+                krp = &kr;
+                if (prog.enabled)
+                    fprintf(stderr, "\r\033[K%s: step %lld (epoch %.2f) k-NN top-1 %.2f%% top-5 %.2f%% (bank %lld, %lld queries, %.1fs)\n",
+                            PROG, (long long)done, (double)done / (double)cfg.steps_per_epoch, 100 * kr.top1, 100 * kr.top5,
+                            (long long)gsg_knn_monitor_bank_size(mon), (long long)kr.scored, gsg_now() - t0);
+            }
+            if (mf && (st = write_metrics(mf->f, &s, krp)) < 0) goto out;
+            if (dw && s.step % o.dump_every == 0 && (st = write_dump(dw, zbuf, &s, cfg.dist)) < 0) goto out;
             if (o.ckpt && o.save_every && done % o.save_every == 0 && done < stop) {
                 if ((st = gsg_trainer_save(tr, o.ckpt)) < 0) goto out;
                 last_saved = done;
@@ -434,6 +479,7 @@ out:
     if (mf) gsg_afile_abort(mf);
     if (r) gsg_tstream_close_read(r);
     gsg_trainer_destroy(tr);
+    gsg_knn_monitor_destroy(mon);
     gsg_aligned_free(zbuf);
     free(rconf);
     free(rstate);

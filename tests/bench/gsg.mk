@@ -5,7 +5,9 @@
 #   make ablation-no-predictor [ABL_IMAGES=10000 ABL_BATCH=256 ABL_EPOCHS=10 ABL_WIDTH=16 ...]
 #     plain SimSiam vs SimSiam+GSG without a predictor on Fashion-MNIST, same data, same budget:
 #     loss, effective rank of the projections, std of normalised z and cos between views,
-#     averaged over the last epoch (metrics in $(ABL_DIR)/{simsiam,gsg}.jsonl).
+#     averaged over the last epoch (metrics in $(ABL_DIR)/{simsiam,gsg}.jsonl), then k-NN top-1
+#     (k=200, T=0.1) of each final encoder, a random encoder and raw pixels on the same
+#     $(ABL_IMAGES)-image bank and $(ABL_TEST)-image test split (chance is 10%).
 .PHONY: bench-gsg ablation-no-predictor
 
 GSG_BENCH_BATCH   ?= 128
@@ -27,6 +29,7 @@ ABL_PROJ    ?= 512
 ABL_LR      ?= 0.06
 ABL_DIR     ?= $(BUILD)/ablation
 ABL_THREADS ?= 2
+ABL_TEST    ?= 2000
 
 ablation-no-predictor: $(BUILD)/bin/gsg-augment $(BUILD)/bin/gsg-step
 	@mkdir -p $(ABL_DIR)
@@ -46,4 +49,8 @@ ablation-no-predictor: $(BUILD)/bin/gsg-augment $(BUILD)/bin/gsg-step
 	        print("%-8s last epoch: loss %.4f  erank_z %.2f  std_z*sqrt(D) %.3f  cos_views %.4f" % \
 	              (sys.argv[3], m("loss"), m("erank_z"), m("std_z") * float(sys.argv[4]) ** 0.5, m("cos_views")))' \
 	        $(ABL_DIR)/$$tag.jsonl $$spe $$tag $(ABL_PROJ); \
+	done; \
+	for enc in "--ckpt $(ABL_DIR)/simsiam.gsgt" "--ckpt $(ABL_DIR)/gsg.gsgt" "--init fmnist" "--pixels"; do \
+	    bash pipelines/knn.sh $$enc --bank-limit $(ABL_IMAGES) --test-limit $(ABL_TEST) \
+	        --out $(ABL_DIR)/knn --cache $(ABL_DIR)/plain --label "k-NN $$enc" || exit 1; \
 	done

@@ -58,6 +58,7 @@ EOF
     [ "$(wc -l <"$T/run/metrics.jsonl")" -eq 6 ]          # 48 / 16 = 3 steps per epoch, 2 epochs
     [ "$(wc -l <"$T/run/epoch_loss.txt")" -eq 2 ]
     [ "$(wc -l <"$T/run/knn_epochs.txt")" -eq 2 ]
+    [ "$(grep -c knn_top1 "$T/run/metrics.jsonl")" -eq 2 ]   # gsg-step's own monitor
     grep -q '^steps_done=6$' "$T/run/run.txt"
     run -0 bash "$P/knn.sh" --ckpt "$T/run/ckpt.gsgt" --data "$T/data" --out "$T/run/knn" --eval-args "-k 5"
     [[ "$output" == *"top1"* ]]

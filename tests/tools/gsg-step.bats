@@ -202,6 +202,36 @@ print("ok")' "$T/dump/dump.gsgt"
     [[ "${stderr_lines[0]}" == *"the checkpoint was trained with method=byol, this command gives method=simsiam"* ]]
 }
 
+@test "gsg-step --knn-every: k-NN at each epoch end in the metrics, equal to gsg-encode | gsg-eval of the checkpoint" {
+    [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || skip "dataset-fashion-mnist not installed"
+    gsg-augment --plain --limit 300 >"$T/bank.gsgt"
+    gsg-augment --plain --split test --limit 100 >"$T/test.gsgt"
+    run -2 --separate-stderr gsg-step -i "$F/v4.gsgt" $TINY --knn-every 1
+    [[ "$stderr" == *"--knn-every needs --knn-bank FILE and --knn-test FILE"* ]]
+    run -2 --separate-stderr gsg-step -i "$F/v4.gsgt" $TINY --knn-bank "$T/bank.gsgt"
+    [[ "$stderr" == *"need --knn-every"* ]]
+    run -1 --separate-stderr gsg-step -i "$F/v4.gsgt" $TINY --knn-every 1 --knn-bank "$F/v2.gsgt" --knn-test "$T/test.gsgt"
+    [[ "$stderr" == *"v2.gsgt: record 0 'views'"*"gsg-augment --plain"* ]]
+    # 2 epochs of 4 steps: k-NN after steps 4 and 8 (metrics rows 3 and 7), nowhere else
+    gsg-step -i "$F/v4.gsgt" $TINY --gsg --epochs 2 --knn-every 1 --knn-bank "$T/bank.gsgt" \
+        --knn-test "$T/test.gsgt" --knn-k 20 --metrics "$T/m.jsonl" --ckpt "$T/c.gsgt"
+    run -0 /usr/bin/python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print(" ".join("%d:%.4f:%d" % (i, r["knn_top1"], r["knn_k"]) for i, r in enumerate(rows) if "knn_top1" in r))' "$T/m.jsonl"
+    read -r a b extra <<<"$output"
+    [ -z "$extra" ]
+    [[ "$a" == 3:*:20 ]] && [[ "$b" == 7:*:20 ]]
+    gsg-encode --ckpt "$T/c.gsgt" "$T/bank.gsgt" >"$T/fb.gsgt"
+    gsg-encode --ckpt "$T/c.gsgt" "$T/test.gsgt" >"$T/ft.gsgt"
+    run -0 gsg-eval knn --train "$T/fb.gsgt" --test "$T/ft.gsgt" -k 20 --json
+    top1=$(/usr/bin/python3 -c 'import json, sys; print("%.4f" % json.loads(sys.argv[1])["top1"])' "$output")
+    [ "$b" = "7:$top1:20" ]
+    # the monitor only reads the network: the run trains exactly as one without it
+    gsg-step -i "$F/v4.gsgt" $TINY --gsg --epochs 2 --ckpt "$T/c0.gsgt"
+    cmp "$T/c.gsgt" "$T/c0.gsgt"
+}
+
 @test "gsg-step: a non-finite loss stops the run and leaves the last good checkpoint" {
     run -0 gsg-step $TINY --gsg -i "$F/v4.gsgt" --ckpt "$T/ref.gsgt" --steps 4
     cp "$T/ref.gsgt" "$T/expect.gsgt"
