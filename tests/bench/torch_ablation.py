@@ -128,6 +128,10 @@ def run(method, a, x, tr, trl, te, tel, dev):
     gen = torch.Generator(device=dev)
     gen.manual_seed(a.seed + 1)
     enc = Encoder(a.width, a.proj).to(dev)
+    if a.init == 'torchvision':      # torchvision's ResNet init (gsg's): conv kaiming_normal, fan_out
+        for mod in enc.modules():
+            if isinstance(mod, nn.Conv2d):
+                nn.init.kaiming_normal_(mod.weight, mode='fan_out', nonlinearity='relu')
     pred = (nn.Sequential(nn.Linear(a.proj, a.pred, bias=False), nn.BatchNorm1d(a.pred), nn.ReLU(),
                           nn.Linear(a.pred, a.proj)).to(dev) if a.predictor else nn.Identity())
     params = list(enc.parameters()) + list(pred.parameters())
@@ -208,6 +212,10 @@ def main():
     ap.add_argument('--predictor', action='store_true', help='keep the predictor (default: identity)')
     ap.add_argument('--methods', default='simsiam,gsg')
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--init', choices=['torch', 'torchvision'], default='torch',
+                    help="conv init: PyTorch's default (kaiming_uniform a=sqrt(5)) or torchvision's ResNet "
+                         "init, which gsg uses (kaiming_normal fan_out: larger weights, a smaller effective lr "
+                         "behind BatchNorm)")
     ap.add_argument('--threads', type=int, default=0)
     a = ap.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
