@@ -9,6 +9,7 @@
 #include "core/afile.h"
 #include "core/tool.h"
 #include "eval/encode.h"
+#include "io/norm.h"
 #include "io/tstream.h"
 
 static const char *PROG = "gsg-encode";
@@ -135,20 +136,9 @@ static gsg_status pick_norm(const struct encode_opts *o, struct gsg_tstream_read
                             const char *recipe, float *mean, float *std)
 {
     if (o->mean_set) { memcpy(mean, o->mean, sizeof o->mean); memcpy(std, o->std, sizeof o->std); return GSG_OK; }
-    char m[128], s[128];
-    if (gsg_meta_get(rec->meta, "mean", m, sizeof m) && gsg_meta_get(rec->meta, "std", s, sizeof s)) {
-        float *dst[2] = { mean, std };
-        const char *src[2] = { m, s };
-        for (int k = 0; k < 2; k++) {
-            char *p = (char *)src[k], *end;
-            int n = 0;
-            while (n < 3) { dst[k][n] = strtof(p, &end); if (end == p) break; n++; if (*end != ',') break; p = end + 1; }
-            if (n < 1) return gsg_tstream_record_error(r, rec, GSG_E_FORMAT, "expected meta %s= as comma-separated numbers, found '%s'",
-                                                        k ? "std" : "mean", src[k]);
-            for (int i = n; i < 3; i++) dst[k][i] = dst[k][n - 1];
-        }
-        return GSG_OK;
-    }
+    int found;
+    GSG_TRY(gsg_record_norm(r, rec, rec->t.ndim == 4 ? rec->t.dims[1] : 1, mean, std, &found));
+    if (found) return GSG_OK;
     const struct gsg_aug_recipe *rc = recipe && recipe[0] ? gsg_aug_recipe_find(recipe) : NULL;
     if (!rc) return gsg_tstream_record_error(r, rec, GSG_E_FORMAT, "expected meta mean= and std= (or give --mean and --std)");
     memcpy(mean, rc->mean, sizeof rc->mean);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include "core/afile.h"
 #include "core/tool.h"
+#include "io/norm.h"
 #include "io/tstream.h"
 #include "eval/monitor.h"
 #include "ssl/train.h"
@@ -246,27 +247,12 @@ static gsg_status make_config(struct gsg_train_config *c, const struct step_opts
     return GSG_OK;
 }
 
-/* mean=m0,m1,m2 / std=s0,s1,s2 from the views meta. */
+/* mean= / std= from the views meta. */
 static gsg_status norm_consts(struct gsg_train_batch *b, const struct gsg_tstream_reader *r, const struct gsg_record *rec)
 {
-    const char *keys[2] = {"mean", "std"};
-    for (int k = 0; k < 2; k++) {
-        char v[256];
-        float *dst = k ? b->std : b->mean;
-        if (!gsg_meta_get(rec->meta, keys[k], v, sizeof v))
-            return gsg_tstream_record_error(r, rec, GSG_E_FORMAT, "expected meta %s=v0,... (normalisation), found none", keys[k]);
-        char *p = v;
-        for (int64_t c = 0; c < b->C; c++) {
-            char *end;
-            double x = strtod(p, &end);
-            if (end == p || !isfinite(x) || (k && x <= 0))
-                return gsg_tstream_record_error(r, rec, GSG_E_FORMAT, "meta %s=%s: expected %lld %s numbers", keys[k], v,
-                                                (long long)b->C, k ? "positive" : "");
-            dst[c] = (float)x;
-            p = end;
-            if (*p == ',') p++;
-        }
-    }
+    int found;
+    GSG_TRY(gsg_record_norm(r, rec, b->C, b->mean, b->std, &found));
+    if (!found) return gsg_tstream_record_error(r, rec, GSG_E_FORMAT, "expected meta mean= and std= (the normalisation), found none");
     return GSG_OK;
 }
 

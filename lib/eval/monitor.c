@@ -1,8 +1,8 @@
 /* monitor.c: the k-NN monitor of a training run (see monitor.h). */
 #include "eval/monitor.h"
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "io/norm.h"
 #include "io/tstream.h"
 #include "ops/ops.h"
 
@@ -14,26 +14,11 @@ void gsg_image_set_free(struct gsg_image_set *s)
     memset(s, 0, sizeof *s);
 }
 
-/* mean=a,b,c / std=a,b,c of an images record: C numbers each (std positive). */
 static gsg_status parse_norm(const struct gsg_tstream_reader *r, const struct gsg_record *rec, struct gsg_image_set *s)
 {
-    const char *keys[2] = { "mean", "std" };
-    for (int k = 0; k < 2; k++) {
-        char v[256];
-        float *dst = k ? s->std : s->mean;
-        if (!gsg_meta_get(rec->meta, keys[k], v, sizeof v))
-            return gsg_tstream_record_error(r, rec, GSG_E_FORMAT, "expected meta %s= (the normalisation, as gsg-augment --plain writes it)", keys[k]);
-        char *p = v;
-        for (int64_t c = 0; c < s->C; c++) {
-            char *end;
-            double x = strtod(p, &end);
-            if (end == p || !isfinite(x) || (k && x <= 0))
-                return gsg_tstream_record_error(r, rec, GSG_E_FORMAT, "meta %s=%s: expected %lld numbers", keys[k], v, (long long)s->C);
-            dst[c] = (float)x;
-            p = end;
-            if (*p == ',') p++;
-        }
-    }
+    int found;
+    GSG_TRY(gsg_record_norm(r, rec, s->C, s->mean, s->std, &found));
+    if (!found) return gsg_tstream_record_error(r, rec, GSG_E_FORMAT, "expected meta mean= and std= (the normalisation, as gsg-augment --plain writes it)");
     return GSG_OK;
 }
 

@@ -20,6 +20,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from torch_resnet import Backbone, predictor, projector  # noqa: E402
+
 
 def idx_images(path, n):
     with gzip.open(path) as f:
@@ -33,39 +36,10 @@ def idx_labels(path, n):
         return np.frombuffer(f.read(n), np.uint8).astype(np.int64)
 
 
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.b1 = nn.BatchNorm2d(cout)
-        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.b2 = nn.BatchNorm2d(cout)
-        self.short = None
-        if stride != 1 or cin != cout:
-            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        y = F.relu(self.b1(self.c1(x)))
-        y = self.b2(self.c2(y))
-        return F.relu(y + (x if self.short is None else self.short(x)))
-
-
-class Encoder(nn.Module):
+class Encoder(Backbone):
     def __init__(self, width, proj):
-        super().__init__()
-        w = [width, 2 * width, 4 * width, 8 * width]
-        self.stem = nn.Sequential(nn.Conv2d(1, w[0], 3, 1, 1, bias=False), nn.BatchNorm2d(w[0]), nn.ReLU())
-        layers, cin = [], w[0]
-        for i, c in enumerate(w):
-            layers += [Block(cin, c, 1 if i == 0 else 2), Block(c, c, 1)]
-            cin = c
-        self.layers = nn.Sequential(*layers)
-        self.proj = nn.Sequential(nn.Linear(w[3], proj, bias=False), nn.BatchNorm1d(proj), nn.ReLU(),
-                                  nn.Linear(proj, proj, bias=False), nn.BatchNorm1d(proj, affine=False))
-        self.feat = w[3]
-
-    def backbone(self, x):
-        return self.layers(self.stem(x)).mean((2, 3))
+        super().__init__(width, 1)
+        self.proj = projector(self.feat, proj, proj)
 
     def forward(self, x):
         h = self.backbone(x)
@@ -132,8 +106,7 @@ def run(method, a, x, tr, trl, te, tel, dev):
         for mod in enc.modules():
             if isinstance(mod, nn.Conv2d):
                 nn.init.kaiming_normal_(mod.weight, mode='fan_out', nonlinearity='relu')
-    pred = (nn.Sequential(nn.Linear(a.proj, a.pred, bias=False), nn.BatchNorm1d(a.pred), nn.ReLU(),
-                          nn.Linear(a.pred, a.proj)).to(dev) if a.predictor else nn.Identity())
+    pred = predictor(a.proj, a.pred).to(dev) if a.predictor else nn.Identity()
     params = list(enc.parameters()) + list(pred.parameters())
     opt = torch.optim.SGD(params, lr=a.lr, momentum=0.9, weight_decay=a.wd)
     spe = x.shape[0] // a.batch

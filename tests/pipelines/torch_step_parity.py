@@ -13,13 +13,15 @@ when torch is missing."""
 import json
 import sys
 
-sys.path.insert(0, __file__.rsplit('/', 1)[0])
+here = __file__.rsplit('/', 1)[0]
+sys.path[:0] = [here, here + '/../lib']
 try:
     import numpy as np
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
     from torch_parity import read_gsgt
+    from torch_resnet import Backbone, predictor, projector
 except ImportError as e:  # pragma: no cover
     print(f"torch_step_parity: skipped: {e}")
     sys.exit(77)
@@ -27,46 +29,18 @@ except ImportError as e:  # pragma: no cover
 torch.set_default_dtype(torch.float64)   # the reference in double: our float32 must land close
 
 
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        return F.relu(y + (x if self.downsample is None else self.downsample(x)))
-
-
-class Net(nn.Module):
-    """ResNet-18 with the CIFAR stem and torchvision's names, plus the checkpoint's heads."""
+class Net(Backbone):
+    """The checkpoint's network: backbone (torchvision names) + projector + predictor."""
 
     def __init__(self, cfg):
-        super().__init__()
-        w, cin = int(cfg['width']), int(cfg['in_channels'])
-        self.conv1 = nn.Conv2d(cin, w, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(w)
-        c = w
-        for i, m in enumerate([1, 2, 4, 8]):
-            setattr(self, f'layer{i + 1}', nn.Sequential(Block(c, w * m, 1 if i == 0 else 2), Block(w * m, w * m, 1)))
-            c = w * m
+        super().__init__(int(cfg['width']), int(cfg['in_channels']))
         hid, D, ph = int(cfg['proj_hidden']), int(cfg['proj_dim']), int(cfg['pred_hidden'])
         assert int(cfg['proj_layers']) == 2, 'this check builds 2-layer projectors'
-        self.projector = nn.Sequential(nn.Linear(c, hid, bias=False), nn.BatchNorm1d(hid), nn.ReLU(),
-                                       nn.Linear(hid, D, bias=False), nn.BatchNorm1d(D, affine=False))
-        self.predictor = (nn.Sequential(nn.Linear(D, ph, bias=False), nn.BatchNorm1d(ph), nn.ReLU(), nn.Linear(ph, D))
-                          if ph > 0 else None)
+        self.projector = projector(self.feat, hid, D)
+        self.predictor = predictor(D, ph) if ph > 0 else None
 
     def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x)))
-        y = self.layer4(self.layer3(self.layer2(self.layer1(y))))
-        z = self.projector(y.mean((2, 3)))
+        z = self.projector(self.backbone(x))
         return z, (self.predictor(z) if self.predictor is not None else z)
 
 
