@@ -10,6 +10,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 #include "../core/afile.h"
+#include "aio.h"
 
 static const uint8_t ZSTD_MAGIC_LE[4] = {0x28, 0xB5, 0x2F, 0xFD};
 
@@ -73,7 +74,8 @@ int gsg_meta_add(char *buf, size_t cap, const char *key, const char *fmt, ...)
 
 /* ================= writer ================= */
 struct gsg_tstream_writer {
-    FILE *f;
+    FILE *f;                 /* written with write(2) on its fd, through out */
+    struct gsg_aio_out *out; /* compressed bytes go to chunks that a background thread writes */
     struct gsg_afile *af;    /* NULL when wrapping a caller's FILE */
     char label[512];
     int level;
@@ -98,11 +100,19 @@ static gsg_status writer_new(struct gsg_tstream_writer **out, FILE *f, const cha
     w->f = f;
     w->level = level;
     snprintf(w->label, sizeof w->label, "%s", label);
+    fflush(f);   /* bytes the caller put into f's stdio buffer go first */
+    if (gsg_aio_out_open(&w->out, fileno(f)) != 0) { free(w); return gsg_err_set(GSG_E_NOMEM, "out of memory"); }
     if (level > 0) {
         w->cctx = ZSTD_createCCtx();
         w->ocap = ZSTD_CStreamOutSize() * 8;
         w->obuf = malloc(w->ocap);
-        if (!w->cctx || !w->obuf) { ZSTD_freeCCtx(w->cctx); free(w->obuf); free(w); return gsg_err_set(GSG_E_NOMEM, "out of memory"); }
+        if (!w->cctx || !w->obuf) {
+            ZSTD_freeCCtx(w->cctx);
+            free(w->obuf);
+            gsg_aio_out_abort(w->out);
+            free(w);
+            return gsg_err_set(GSG_E_NOMEM, "out of memory");
+        }
         ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level);
         ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1);
         ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_contentSizeFlag, 1);
@@ -136,10 +146,17 @@ void gsg_tstream_set_workers(struct gsg_tstream_writer *w, int nworkers)
 
 uint64_t gsg_tstream_count(const struct gsg_tstream_writer *w) { return w->count; }
 
+/* An error from the output (seen now or earlier by its thread) as one message. */
+static gsg_status w_err(const struct gsg_tstream_writer *w, int e)
+{
+    if (e == ENOMEM) return gsg_err_set(GSG_E_NOMEM, "%s: out of memory for the output buffers", w->label);
+    return gsg_err_set(GSG_E_IO, "%s: write error: %s", w->label, strerror(e));
+}
+
 static gsg_status w_out(struct gsg_tstream_writer *w, const void *p, size_t n)
 {
-    if (n && fwrite(p, 1, n, w->f) != n)
-        return gsg_err_set(GSG_E_IO, "%s: write error: %s", w->label, strerror(errno ? errno : EIO));
+    int e = gsg_aio_out_write(w->out, p, n);
+    if (e) return w_err(w, e);
     w->bytes_out += n;
     return GSG_OK;
 }
@@ -203,19 +220,26 @@ gsg_status gsg_tstream_write_raw(struct gsg_tstream_writer *w, const char *name,
             w->stage = malloc(n);
             w->stage_cap = w->stage ? n : 0;
         }
-        if (w->cbuf_cap < bound) {
+        /* compress straight into the output chunk when the bound fits there, else via cbuf */
+        uint8_t *dst = NULL;
+        int e = gsg_aio_out_reserve(w->out, bound, &dst);
+        if (e) st = w_err(w, e);
+        if (st == GSG_OK && !dst && w->cbuf_cap < bound) {
             free(w->cbuf);
             w->cbuf = malloc(bound);
             w->cbuf_cap = w->cbuf ? bound : 0;
         }
-        if (!w->stage || !w->cbuf) st = gsg_err_set(GSG_E_NOMEM, "%s: out of memory for a %zu-byte record", w->label, n);
+        if (st == GSG_OK && (!w->stage || (!dst && !w->cbuf)))
+            st = gsg_err_set(GSG_E_NOMEM, "%s: out of memory for a %zu-byte record", w->label, n);
         if (st == GSG_OK) {
             memcpy(w->stage, hdr, hb);
             if (data_bytes) memcpy(w->stage + hb, data, (size_t)data_bytes);
             ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
-            size_t c = ZSTD_compress2(w->cctx, w->cbuf, w->cbuf_cap, w->stage, n);
+            size_t c = ZSTD_compress2(w->cctx, dst ? dst : w->cbuf, dst ? bound : w->cbuf_cap, w->stage, n);
             if (ZSTD_isError(c)) st = gsg_err_set(GSG_E_IO, "%s: zstd: %s", w->label, ZSTD_getErrorName(c));
-            else st = w_out(w, w->cbuf, c);
+            else if (!dst) st = w_out(w, w->cbuf, c);
+            else if ((e = gsg_aio_out_commit(w->out, c)) != 0) st = w_err(w, e);
+            else w->bytes_out += c;
         }
     } else {
         ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
@@ -238,12 +262,15 @@ gsg_status gsg_tstream_write(struct gsg_tstream_writer *w, const char *name, uin
 
 gsg_status gsg_tstream_flush(struct gsg_tstream_writer *w)
 {
+    int e = gsg_aio_out_flush(w->out);
+    if (e) return w_err(w, e);
     if (fflush(w->f) != 0) return gsg_err_set(GSG_E_IO, "%s: write error: %s", w->label, strerror(errno));
     return GSG_OK;
 }
 
 static void writer_free(struct gsg_tstream_writer *w)
 {
+    gsg_aio_out_abort(w->out);   /* NULL after a close */
     ZSTD_freeCCtx(w->cctx);
     free(w->obuf);
     free(w->stage);
@@ -255,6 +282,10 @@ gsg_status gsg_tstream_close(struct gsg_tstream_writer *w)
 {
     int64_t n = (int64_t)w->count;
     gsg_status st = gsg_tstream_write_raw(w, GSG_TSTREAM_END_NAME, w->count, NULL, GSG_DTYPE_I64, 0, NULL, &n);
+    /* every byte is written (or an error known) before the file is committed */
+    int e = gsg_aio_out_close(w->out);
+    w->out = NULL;
+    if (st == GSG_OK && e) st = w_err(w, e);
     if (st == GSG_OK && fflush(w->f) != 0) st = gsg_err_set(GSG_E_IO, "%s: write error: %s", w->label, strerror(errno));
     if (w->af) {
         if (st == GSG_OK) st = gsg_afile_commit(w->af);
@@ -267,24 +298,26 @@ gsg_status gsg_tstream_close(struct gsg_tstream_writer *w)
 void gsg_tstream_abort(struct gsg_tstream_writer *w)
 {
     if (!w) return;
+    /* a temporary file is removed: discard and stop the thread at once. Other outputs cannot be
+     * taken back: the records written so far go out, as stdio's fflush did before (a consumer sees
+     * them, then the missing end record) */
+    if (w->af && w->af->tmp) gsg_aio_out_abort(w->out);
+    else gsg_aio_out_close(w->out);
+    w->out = NULL;
     if (w->af) gsg_afile_abort(w->af);
     else fflush(w->f);
     writer_free(w);
 }
 
 /* ================= reader ================= */
-#define IN_CAP (1u << 20)
-
 struct gsg_tstream_reader {
     FILE *f;
-    int fd;                   /* fileno(f): input is read with read(2), bypassing stdio buffering */
     int own_file;
     char label[512];
     ZSTD_DCtx *dctx;
-    uint8_t *in;
-    size_t in_pos, in_len;
-    uint64_t in_off;          /* input offset of in[0] */
-    int eof;
+    /* input: read(2) on fileno(f), bypassing stdio buffering, ahead of the caller by a prefetch
+     * thread; the window ai->p[ai->pos..ai->len) holds the unread bytes, ai->p[0] is at input offset ai->off */
+    struct gsg_aio_in *ai;
     /* current record */
     int comp;
     int frame_done;
@@ -303,7 +336,7 @@ struct gsg_tstream_reader {
 };
 
 const char *gsg_tstream_path(const struct gsg_tstream_reader *r) { return r->label; }
-uint64_t gsg_tstream_bytes_in(const struct gsg_tstream_reader *r) { return r->in_off + r->in_pos; }
+uint64_t gsg_tstream_bytes_in(const struct gsg_tstream_reader *r) { return r->ai->off + r->ai->pos; }
 
 gsg_status gsg_tstream_open_read_file(struct gsg_tstream_reader **out, FILE *f, const char *label)
 {
@@ -311,12 +344,11 @@ gsg_status gsg_tstream_open_read_file(struct gsg_tstream_reader **out, FILE *f, 
     struct gsg_tstream_reader *r = calloc(1, sizeof *r);
     if (!r) return gsg_err_set(GSG_E_NOMEM, "out of memory");
     r->f = f;
-    r->fd = fileno(f);
     snprintf(r->label, sizeof r->label, "%s", label);
     r->dctx = ZSTD_createDCtx();
-    r->in = malloc(IN_CAP);
     r->hdr = malloc(GSG_TSTREAM_MAX_HEADER + 1);
-    if (!r->dctx || !r->in || !r->hdr) { gsg_tstream_close_read(r); return gsg_err_set(GSG_E_NOMEM, "out of memory"); }
+    gsg_aio_in_open(&r->ai, fileno(f));   /* r->ai stays NULL when it fails */
+    if (!r->dctx || !r->ai || !r->hdr) { gsg_tstream_close_read(r); return gsg_err_set(GSG_E_NOMEM, "out of memory"); }
     *out = r;
     return GSG_OK;
 }
@@ -338,9 +370,9 @@ gsg_status gsg_tstream_open_read(struct gsg_tstream_reader **r, const char *path
 void gsg_tstream_close_read(struct gsg_tstream_reader *r)
 {
     if (!r) return;
+    gsg_aio_in_close(r->ai);   /* first: stops the prefetch thread, even one blocked in read(2) */
     if (r->own_file && r->f) fclose(r->f);
     ZSTD_freeDCtx(r->dctx);
-    free(r->in);
     free(r->hdr);
     gsg_aligned_free(r->data);
     gsg_aligned_free(r->fbuf);
@@ -350,25 +382,13 @@ void gsg_tstream_close_read(struct gsg_tstream_reader *r)
 /* Make at least n bytes available in in[in_pos..]; returns bytes available (may be < n at EOF). */
 static gsg_status r_fill(struct gsg_tstream_reader *r, size_t n, size_t *avail)
 {
-    while (r->in_len - r->in_pos < n && !r->eof) {
-        if (r->in_pos > 0) {
-            memmove(r->in, r->in + r->in_pos, r->in_len - r->in_pos);
-            r->in_off += r->in_pos;
-            r->in_len -= r->in_pos;
-            r->in_pos = 0;
-        }
-        /* read(2), not fread: on a pipe, return what has arrived instead of waiting for a full buffer */
-        ssize_t got = read(r->fd, r->in + r->in_len, IN_CAP - r->in_len);
-        if (got < 0) {
-            if (errno == EINTR) continue;
-            return gsg_err_set(GSG_E_IO, "%s: read error at byte %llu: %s", r->label,
-                               (unsigned long long)(r->in_off + r->in_len), strerror(errno));
-        }
-        if (got == 0) r->eof = 1;
-        r->in_len += (size_t)got;
-        if (IN_CAP == r->in_len) break;
-    }
-    *avail = r->in_len - r->in_pos;
+    struct gsg_aio_in *a = r->ai;
+    /* on a pipe this returns what has arrived instead of waiting for a full buffer */
+    int e = gsg_aio_in_fill(a, n);
+    *avail = a->len - a->pos;
+    if (e)
+        return gsg_err_set(GSG_E_IO, "%s: read error at byte %llu: %s", r->label,
+                           (unsigned long long)(a->off + a->len), strerror(e));
     return GSG_OK;
 }
 
@@ -410,19 +430,19 @@ static gsg_status r_read(struct gsg_tstream_reader *r, void *dst, size_t n, uint
             return rec_err(r, GSG_E_TRUNCATED, idx, name, off, "expected %zu more bytes of the record, found end of input (truncated)", n - done);
         if (!r->comp) {
             size_t k = avail < n - done ? avail : n - done;
-            memcpy(d + done, r->in + r->in_pos, k);
-            r->in_pos += k;
+            memcpy(d + done, r->ai->p + r->ai->pos, k);
+            r->ai->pos += k;
             done += k;
             continue;
         }
         if (r->frame_done)
             return rec_err(r, GSG_E_FORMAT, idx, name, off, "expected %zu more bytes in the record's zstd frame, found the end of the frame", n - done);
-        ZSTD_inBuffer in = {r->in, r->in_len, r->in_pos};
+        ZSTD_inBuffer in = {r->ai->p, r->ai->len, r->ai->pos};
         ZSTD_outBuffer out = {d + done, n - done, 0};
         size_t ret = ZSTD_decompressStream(r->dctx, &out, &in);
         if (ZSTD_isError(ret))
             return rec_err(r, GSG_E_FORMAT, idx, name, off, "expected a valid zstd frame, found a corrupt one (%s)", ZSTD_getErrorName(ret));
-        r->in_pos = in.pos;
+        r->ai->pos = in.pos;
         done += out.pos;
         if (ret == 0) r->frame_done = 1;
     }
@@ -442,12 +462,12 @@ static gsg_status r_end_frame(struct gsg_tstream_reader *r, uint64_t idx, const 
         size_t avail;
         GSG_TRY(r_fill(r, 1, &avail));
         uint8_t extra;
-        ZSTD_inBuffer in = {r->in, r->in_len, r->in_pos};
+        ZSTD_inBuffer in = {r->ai->p, r->ai->len, r->ai->pos};
         ZSTD_outBuffer out = {&extra, 1, 0};
         size_t ret = ZSTD_decompressStream(r->dctx, &out, &in);
         if (ZSTD_isError(ret))
             return rec_err(r, GSG_E_FORMAT, idx, name, off, "expected a valid zstd frame, found a corrupt one (%s)", ZSTD_getErrorName(ret));
-        r->in_pos = in.pos;
+        r->ai->pos = in.pos;
         if (out.pos) return rec_err(r, GSG_E_FORMAT, idx, name, off, "expected the zstd frame to end with the record's data, found more bytes");
         if (ret == 0) { r->frame_done = 1; break; }
         if (avail == 0 && in.pos == in.size)
@@ -496,9 +516,9 @@ static gsg_status r_frame_all(struct gsg_tstream_reader *r, size_t content, uint
             st = rec_err(r, GSG_E_TRUNCATED, idx, nm, off, "expected the rest of the record's zstd frame, found end of input (truncated)");
             break;
         }
-        ZSTD_inBuffer in = {r->in, r->in_len, r->in_pos};
+        ZSTD_inBuffer in = {r->ai->p, r->ai->len, r->ai->pos};
         size_t ret = ZSTD_decompressStream(r->dctx, &out, &in);
-        r->in_pos = in.pos;
+        r->ai->pos = in.pos;
         if (ZSTD_isError(ret)) {
             /* a checksum mismatch comes after the whole content was written */
             partial_name(r->fbuf, ZSTD_getErrorCode(ret) == ZSTD_error_checksum_wrong ? content : out.pos, nm);
@@ -538,7 +558,7 @@ gsg_status gsg_tstream_read(struct gsg_tstream_reader *r, struct gsg_record *rec
         memset(rec, 0, sizeof *rec);
         size_t avail;
         GSG_TRY(r_fill(r, 4, &avail));
-        uint64_t off = r->in_off + r->in_pos;
+        uint64_t off = r->ai->off + r->ai->pos;
         uint64_t idx = r->rec_index;
         if (avail == 0) {
             if (r->rec_index == 0)
@@ -549,14 +569,14 @@ gsg_status gsg_tstream_read(struct gsg_tstream_reader *r, struct gsg_record *rec
             return GSG_END;
         }
         if (avail < 4) return rec_err(r, GSG_E_TRUNCATED, idx, NULL, off, "expected a record header, found %zu stray bytes at the end of input (truncated)", avail);
-        const uint8_t *m = r->in + r->in_pos;
+        const uint8_t *m = r->ai->p + r->ai->pos;
         unsigned long long content = ZSTD_CONTENTSIZE_UNKNOWN;
         r->fast = 0;
         if (memcmp(m, ZSTD_MAGIC_LE, 4) == 0) {
             r->comp = 1;
             r->frame_done = 0;
             GSG_TRY(r_fill(r, 18, &avail));   /* ZSTD_FRAMEHEADERSIZE_MAX */
-            content = ZSTD_getFrameContentSize(r->in + r->in_pos, avail);
+            content = ZSTD_getFrameContentSize(r->ai->p + r->ai->pos, avail);
             if (content == ZSTD_CONTENTSIZE_ERROR)
                 return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "expected a valid zstd frame header, found a corrupt one");
             if (content != ZSTD_CONTENTSIZE_UNKNOWN && content >= GSG_TSTREAM_FIXED && content <= FAST_MAX)
@@ -648,7 +668,7 @@ gsg_status gsg_tstream_read(struct gsg_tstream_reader *r, struct gsg_record *rec
         }
         GSG_TRY(r_end_frame(r, idx, rec->name, off));
         r->rec_index++;
-        uint64_t end_off = r->in_off + r->in_pos;
+        uint64_t end_off = r->ai->off + r->ai->pos;
         if (strcmp(rec->name, GSG_TSTREAM_END_NAME) == 0) {
             int64_t v = 0;
             if (dt != GSG_DTYPE_I64 || nd != 0)
