@@ -210,7 +210,7 @@ static void out_free(struct gsg_aio_out *o, int discard)
         o->discard = discard;
         pthread_cond_signal(&o->work);
         pthread_mutex_unlock(&o->mu);
-        if (discard) pthread_cancel(o->thread);   /* it may be blocked writing into a stalled pipe */
+        if (discard) pthread_cancel(o->thread);   /* callers discard only temporary files, so this is a safety net */
         pthread_join(o->thread, NULL);
     }
     for (int i = 0; i < OUT_N; i++) free(o->buf[i]);
