@@ -38,6 +38,22 @@ static int64_t pad8(int64_t n) { return (n + 7) & ~(int64_t)7; }
 /* lanes per block: k rows of C channels, k*C >= 64 */
 static int64_t block_rows(int64_t C) { return C >= 64 ? 1 : 64 / C; }
 
+/* Channel c's two sums over every thread's partials: part holds, per thread u, 2*Lp doubles
+ * (the first sums at [0, Lp), the second at [Lp, 2*Lp)), k rows of C channels each. The order
+ * (thread, then row) is fixed, so results do not depend on scheduling. */
+static inline void sum_partials(const double *part, int nt, int64_t k, int64_t Lp, int64_t C, int64_t c,
+                                double *a1, double *a2)
+{
+    double s1 = 0, s2 = 0;
+    for (int u = 0; u < nt; u++)
+        for (int64_t j = 0; j < k; j++) {
+            s1 += part[(int64_t)u * 2 * Lp + j * C + c];
+            s2 += part[(int64_t)u * 2 * Lp + Lp + j * C + c];
+        }
+    *a1 = s1;
+    *a2 = s2;
+}
+
 static int pick_threads(int64_t M, int64_t C)
 {
     if (M * C < 32768) return 1;
@@ -120,12 +136,8 @@ static gsg_status bn_fwd(float *y, float *save_mean, float *save_invstd, const f
             #pragma omp single
             {
                 for (int64_t c = 0; c < C; c++) {
-                    double a1 = 0, a2 = 0;
-                    for (int u = 0; u < nt; u++)
-                        for (int64_t j = 0; j < k; j++) {
-                            a1 += part[(int64_t)u * 2 * Lp + j * C + c];
-                            a2 += part[(int64_t)u * 2 * Lp + Lp + j * C + c];
-                        }
+                    double a1, a2;
+                    sum_partials(part, nt, k, Lp, C, c, &a1, &a2);
                     double m1 = a1 / (double)M;
                     double var = a2 / (double)M - m1 * m1;
                     if (var < 0) var = 0;
@@ -267,12 +279,8 @@ gsg_status gsg_cpu_batchnorm_bwd(float *dx, float *dgamma, float *dbeta, const f
         #pragma omp single
         {
             for (int64_t c = 0; c < C; c++) {
-                double a1 = 0, a2 = 0;
-                for (int u = 0; u < nt; u++)
-                    for (int64_t j = 0; j < k; j++) {
-                        a1 += part[(int64_t)u * 2 * Lp + j * C + c];
-                        a2 += part[(int64_t)u * 2 * Lp + Lp + j * C + c];
-                    }
+                double a1, a2;
+                sum_partials(part, nt, k, Lp, C, c, &a1, &a2);
                 double is = save_invstd[c], gm = gamma ? gamma[c] : 1.0;
                 if (dgamma) dgamma[c] += (float)(is * a2);
                 if (dbeta) dbeta[c] += (float)a1;

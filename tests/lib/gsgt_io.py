@@ -36,7 +36,11 @@ def read_meta(path):
     with open(path, 'rb') as f:
         r = zstd.ZstdDecompressor().stream_reader(f, read_across_frames=True)
         while (head := r.read(32)):
+            if len(head) != 32:
+                raise ValueError(f'{path}: truncated record header')
             magic, ver, dt, nd, fl, hb, nl, ml, seq, nb = struct.unpack('<4sBBBBIHHQQ', head)
+            if magic != b'GSGT' or ver != 1:
+                raise ValueError(f'{path}: bad record header')
             rest = r.read(hb - 32)
             dims = struct.unpack(f'<{nd}Q', rest[:8 * nd])
             name = rest[8 * nd:8 * nd + nl].decode()

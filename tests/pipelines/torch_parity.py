@@ -12,38 +12,18 @@ import sys
 
 try:
     import numpy as np
-    import zstandard as zstd
     import torch
     import torch.nn as nn
     import torchvision
+    sys.path.insert(0, __file__.rsplit('/', 1)[0] + '/../lib')
+    from gsgt_io import read_meta
 except ImportError as e:  # pragma: no cover
     print(f"torch_parity: skipped: {e}")
     sys.exit(77)
 
-DT = {1: '<f4', 2: '<f2', 4: '<f8', 5: 'u1', 6: '<i4', 7: '<i8'}
-
-
 def read_gsgt(path):
-    """The reader from formats/tstream.md: yields (seq, name, meta, array)."""
-    with open(path, 'rb') as f:
-        r = zstd.ZstdDecompressor().stream_reader(f, read_across_frames=True)
-        while True:
-            head = r.read(32)
-            if not head:
-                break
-            if len(head) != 32:
-                raise ValueError(f'{path}: truncated record header')
-            magic, ver, dt, nd, fl, hb, nl, ml, seq, nb = struct.unpack('<4sBBBBIHHQQ', head)
-            if magic != b'GSGT' or ver != 1:
-                raise ValueError(f'{path}: bad record header')
-            rest = r.read(hb - 32)
-            dims = struct.unpack(f'<{nd}Q', rest[:8 * nd])
-            name = rest[8 * nd:8 * nd + nl].decode()
-            meta = rest[8 * nd + nl:8 * nd + nl + ml].decode()
-            data = r.read(nb)
-            if len(data) != nb:
-                raise ValueError(f'{path}: truncated tensor {name}')
-            yield seq, name, meta, np.frombuffer(data, DT[dt]).reshape(dims).copy()
+    """(seq, name, meta, array) of every data record, through the shared test reader."""
+    return [(s, n, m, a.copy()) for s, n, a, m in read_meta(path)]
 
 
 def read_safetensors(path):
