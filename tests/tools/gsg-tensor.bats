@@ -132,6 +132,32 @@ print('ok')"
     [[ "$stderr" == *"no record matches"* ]] && [ ! -e n.npy ]
 }
 
+@test "to-npy: a name written in batches comes out whole, concatenated on dim 0; unstackable selections are refused" {
+    gsg-tensor to-npy --name views -o v.npy batches.gsgt
+    gsg-tensor to-npy --name index -o i.npy batches.gsgt
+    $PY -c "
+import numpy as np
+v, x = np.load('v.npy'), np.load('views.npy')
+assert v.shape == (12, 2, 1, 8, 8) and (v == np.concatenate([x, x])).all(), v.shape
+assert (np.load('i.npy') == np.concatenate([np.arange(6)] * 2)).all()"
+    # byte-identical to numpy's own save of the concatenation
+    $PY -c "import numpy as np; np.save('i2.npy', np.concatenate([np.load('index.npy')] * 2))"
+    cmp i.npy i2.npy
+    # 4 records of two names: refused, naming the count and --seq; no output
+    run -1 --separate-stderr gsg-tensor to-npy -o n.npy batches.gsgt
+    [ "${#stderr_lines[@]}" -eq 1 ]
+    [[ "$stderr" == "gsg-tensor: 4 records match the selection and do not stack on dim 0 (record 0 'views' u8 [6,2,1,8,8]; batches.gsgt: record 1 'index' i64 [6]): select one with --name and --seq" ]]
+    [ ! -e n.npy ]
+    # one name, a different trailing shape in a later batch: refused too
+    gsg-tensor from-npy --set-seq 2 views=views3.npy -o b2.gsgt
+    gsg-tensor cat batches.gsgt b2.gsgt -o mixed.gsgt
+    run -1 --separate-stderr gsg-tensor to-npy --name views -o n.npy mixed.gsgt
+    [[ "$stderr" == "gsg-tensor: 3 records match the selection"*"record 4 'views' u8 [3,3,10,12]"*"--seq"* ]]
+    [ ! -e n.npy ]
+    gsg-tensor to-npy --name views --seq 2 -o v3.npy mixed.gsgt
+    cmp v3.npy views3.npy
+}
+
 @test "export --format safetensors: a file a plain parser (numpy) and torch read; --backbone, --prefix --strip-prefix" {
     gsg-tensor export --format safetensors -o all.safetensors ckpt.gsgt
     gsg-tensor export --backbone -o bb.safetensors ckpt.gsgt
