@@ -50,7 +50,7 @@ ablation-no-predictor: $(BUILD)/bin/gsg-augment $(BUILD)/bin/gsg-step
 	              (sys.argv[3], m("loss"), m("erank_z"), m("std_z") * float(sys.argv[4]) ** 0.5, m("cos_views")))' \
 	        $(ABL_DIR)/$$tag.jsonl $$spe $$tag $(ABL_PROJ); \
 	done; \
-	for enc in "--ckpt $(ABL_DIR)/simsiam.gsgt" "--ckpt $(ABL_DIR)/gsg.gsgt" "--init fmnist" "--pixels"; do \
+	for enc in "--ckpt $(ABL_DIR)/simsiam.gsgt" "--ckpt $(ABL_DIR)/gsg.gsgt" "--like $(ABL_DIR)/gsg.gsgt" "--pixels"; do \
 	    bash pipelines/knn.sh $$enc --bank-limit $(ABL_IMAGES) --test-limit $(ABL_TEST) \
 	        --out $(ABL_DIR)/knn --cache $(ABL_DIR)/plain --label "k-NN $$enc" || exit 1; \
 	done
