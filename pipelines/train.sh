@@ -126,7 +126,12 @@ fi
 exec 4>&2 2> >(exec tee -i -a "$out/train.log" >&4)
 tee_pid=$!
 trap 'exec 2>&4; wait "$tee_pid" 2>/dev/null || true' EXIT
-[ "$done_steps" -gt 0 ] && gsg_log "$GSG_PROG: resuming $out from its checkpoint at step $done_steps"
+if [ "$done_steps" -gt 0 ]; then
+    gsg_log "$GSG_PROG: resuming $out from its checkpoint at step $done_steps"
+    kept=$(wc -l <"$out/metrics.jsonl")
+    [ "$kept" -lt "$done_steps" ] &&
+        gsg_log "$GSG_PROG: metrics.jsonl has $kept of the $done_steps steps before the checkpoint: the others were lost with the interrupted run"
+fi
 [ "$resume" = 1 ] && [ "$done_steps" = 0 ] && gsg_log "$GSG_PROG: $out has no checkpoint yet: starting at step 0"
 {
     echo "$settings"
