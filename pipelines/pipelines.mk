@@ -41,10 +41,16 @@ demo:
 train:
 	@$(PIPE_PREP) && $(PIPE_ENV) bash pipelines/train.sh --data $(DATA) --recipe $(RECIPE) --method $(METHOD) --gsg $(GSG) --epochs $(or $(EPOCHS),10) --batch $(BATCH) --seed $(SEED) --device $(DEVICE) --out $(OUT) $(TRAIN_ARGS)
 
+# an earlier evaluation of the checkpoint is replaced only when told (FORCE=1 or RESUME=1)
+PIPE_KEEP = if [ -s "$(1)" ] && [ "$(FORCE)$(RESUME)" = 00 ]; then \
+	    echo "make: $(1) exists: FORCE=1 evaluates again and replaces it" >&2; exit 1; fi
+
 knn:
+	@$(call PIPE_KEEP,$(dir $(CKPT))knn/knn.json)
 	@$(PIPE_PREP) && $(PIPE_ENV) bash pipelines/knn.sh --ckpt $(CKPT) --data $(DATA) --recipe $(RECIPE) --device $(DEVICE) --out $(dir $(CKPT))knn --eval-args "$(EVAL_ARGS)"
 
 linear:
+	@$(call PIPE_KEEP,$(dir $(CKPT))linear/linear.json)
 	@$(PIPE_PREP) && $(PIPE_ENV) bash pipelines/linear.sh --ckpt $(CKPT) --data $(DATA) --recipe $(RECIPE) --device $(DEVICE) --out $(dir $(CKPT))linear --eval-args "$(EVAL_ARGS)"
 
 experiment-gsg experiment-no-predictor experiment-batch-size:
@@ -87,6 +93,7 @@ help:
 	@echo '                   EXP_ARGS: pipelines/experiment.sh options, e.g. EXP_ARGS="--limit 10000 --step-args \"--width 8\""'
 	@echo '  report           rebuild every experiment table.md and plots from its runs (trains nothing)'
 	@echo ''
-	@echo 'Runs already in OUT (or EXP_OUT/<name>) are never replaced silently: a target refuses them unless'
+	@echo 'Runs already in OUT (or EXP_OUT/<name>) and earlier knn/linear results are never replaced silently:'
+	@echo 'a target refuses them unless'
 	@echo '  RESUME=1         continue from the last checkpoint (same settings; finished runs are kept)'
 	@echo '  FORCE=1          replace them'

@@ -200,4 +200,11 @@ EOF
     grep -q '"k":20' "$T/a/knn/knn.json"
     run -0 make --no-print-directory linear BUILD="$B" DATA="$T/data" CKPT="$T/a/ckpt.gsgt" EVAL_ARGS="--solver ridge"
     grep -q 'ridge' "$T/a/linear/linear.json"
+    # an evaluation already there is replaced only when told
+    cp "$T/a/knn/knn.json" "$T/knn0.json"
+    run ! --separate-stderr make --no-print-directory knn BUILD="$B" DATA="$T/data" CKPT="$T/a/ckpt.gsgt"
+    [[ "$stderr" == *"make: $T/a/knn/knn.json exists: FORCE=1 evaluates again and replaces it"* ]]
+    cmp "$T/knn0.json" "$T/a/knn/knn.json"
+    run -0 make --no-print-directory knn BUILD="$B" DATA="$T/data" CKPT="$T/a/ckpt.gsgt" FORCE=1
+    ! cmp -s "$T/knn0.json" "$T/a/knn/knn.json"     # k = 200 now
 }
