@@ -130,20 +130,30 @@ bad_citations() {
     [ "${#real[@]}" -eq 0 ]
 }
 
-@test "docs: README's 'A first pipeline' runs in an empty directory (--limit 512)" {
+@test "docs: the citation check catches a missing section and a missing page (mutation)" {
+    mkdir -p "$BATS_TEST_TMPDIR/c/docs"
+    printf '# t\n## 1. One\n### 2. Two\n' > "$BATS_TEST_TMPDIR/c/docs/t.md"
+    printf '/* docs/t.md §1, docs/t.md §2, docs/t.md §3, docs/none.md §1 */\n' > "$BATS_TEST_TMPDIR/c/x.c"
+    ROOT="$BATS_TEST_TMPDIR/c" run bad_citations
+    [ "$output" = "docs/none.md §1: no such file
+docs/t.md §3: no section 3" ]
+}
+
+@test "docs: README's 'A first pipeline' runs in an empty directory (--limit 256 --batch 64)" {
     command -v gsg-step >/dev/null || skip "the tools are not on PATH (run through tests/run.sh)"
     [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || skip "dataset-fashion-mnist not installed"
     sed -n '/<!-- first-pipeline:begin -->/,/<!-- first-pipeline:end -->/p' "$ROOT/README.md" | sed '1,2d;$d' | sed '$d' \
         > "$BATS_TEST_TMPDIR/block.sh"
-    # the block as written, only smaller: every --limit 10000 becomes --limit 512
+    # the block as written, only smaller: every --limit 10000 becomes --limit 256, batches of 64
     grep -q -- '--limit 10000' "$BATS_TEST_TMPDIR/block.sh"
-    sed -i 's/--limit 10000/--limit 512/g' "$BATS_TEST_TMPDIR/block.sh"
-    ! grep -q -- '--limit 10000' "$BATS_TEST_TMPDIR/block.sh"
+    grep -q -- '--batch 256' "$BATS_TEST_TMPDIR/block.sh"
+    sed -i 's/--limit 10000/--limit 256/g; s/--batch 256/--batch 64/g' "$BATS_TEST_TMPDIR/block.sh"
+    ! grep -q -e '--limit 10000' -e '--batch 256' "$BATS_TEST_TMPDIR/block.sh"
     mkdir "$BATS_TEST_TMPDIR/empty" && cd "$BATS_TEST_TMPDIR/empty"
     run -0 --separate-stderr bash -euo pipefail "$BATS_TEST_TMPDIR/block.sh"
     [[ "$output" == *"top-1"* ]]
     [ -s run/ckpt.gsgt ] && [ -s run/metrics.jsonl ] && [ -s run/train.gsgt ] && [ -s run/test.gsgt ]
-    [ "$(wc -l < run/metrics.jsonl)" -eq 4 ]        # 512 images / 256 per batch x 2 epochs
+    [ "$(wc -l < run/metrics.jsonl)" -eq 8 ]        # 256 images / 64 per batch x 2 epochs
     [ "$(head -c 4 views.png | tail -c 3)" = PNG ]
 }
 
@@ -170,10 +180,11 @@ import numpy as np
 ck = {n: a for _, n, _, a in read_gsgt('ckpt.gsgt')}
 for n, t in model.state_dict().items():
     assert np.array_equal(t.numpy(), ck[n]), n
+assert len(sd) == len(model.state_dict())
 print('loaded', len(sd), 'tensors')
 PY
     run -0 $PY -W error checked.py
-    [[ "$output" == "loaded 122 tensors" ]]
+    [ "$output" = "loaded 120 tensors" ]      # ResNet-18: 60 parameters, 60 BN buffers
 }
 
 @test "docs: gsg-augment --help's example runs" {
