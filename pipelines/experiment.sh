@@ -7,7 +7,7 @@
 #   runs/<method>/seed<S>/  each run's metrics.jsonl, epoch_loss.txt, knn_epochs.txt, ...
 #   <method>.loss.dat, <method>.knn.dat   the plotted curves (mean over seeds)
 # Budget: the defaults (20 epochs on all 60000 images) take hours per seed on a 2-core CPU
-# (about 5 h for experiment-gsg at DESIGN.md's target of ~200 img/s for a GSG step); use
+# (about 5 h for experiment-gsg at the goal of ~200 img/s for a GSG step, docs/performance.md §6); use
 # --device cuda, fewer --epochs / --limit, or --quick (minutes) for a smoke run.
 # Experiments:
 # An experiment directory that holds results is refused unless --resume (RESUME=1: finished

@@ -1,4 +1,4 @@
-/* gsg-augment: data set in, shuffled and augmented view batches out (DESIGN.md §2).
+/* gsg-augment: data set in, shuffled and augmented view batches out (docs/dataflow.md).
  * Output per batch (seq = global batch number): 'views' u8 [N,V,C,H,W], 'index' i64 [N],
  * 'label' i64 [N]; with --plain: 'images' u8 [N,C,H,W] in data set order. All the
  * work lives in lib/io/dataset.c (readers) and lib/aug (recipes, ops, batches). */
@@ -53,7 +53,7 @@ static void usage(void)
            "  -h, --help           this help, on stdout\n"
            "  -V, --version        version\n"
            "\n"
-           "Example: %s --views 4 --limit 16 | gsg-tensor grid -o views.png\n"
+           "Example: %s --views 4 --limit 16 --batch 16 | gsg-tensor grid -o views.png\n"
            "\n"
            "Exit status: 0 success, 1 runtime failure (bad or truncated data, I/O), 2 usage error.\n",
            PROG, GSG_FASHION_MNIST_DIR, gsg_aug_recipe_names(), PROG);

@@ -20,7 +20,7 @@ static const char *PROG = "gsg-step";
 static void usage(void)
 {
     printf("Usage: %s [OPTIONS] [-i INPUT]\n"
-           "Train SimSiam or BYOL, with or without Guided Stop-Gradient (DESIGN.md §3), from the view\n"
+           "Train SimSiam or BYOL, with or without Guided Stop-Gradient (docs/algorithm.md), from the view\n"
            "batches of gsg-augment (records 'views' u8 [N,V,C,H,W], 'index', 'label'; stdin by default).\n"
            "Inputs are normalised with the mean=/std= meta of 'views'.\n"
            "\n"

@@ -8,7 +8,7 @@
  *   fwd:  y_tile [M, Co]   = col · wrᵀ                 (sgemm NT)
  *   bwdW: acc    [Co, KKC] += dy_tileᵀ · col           (sgemm TN, per-thread accumulator)
  *   bwdX: dcol   [M, KKC]  = dy_tile · wr, then col2im (sgemm NN)
- * PERF.md: streaming a whole-batch column matrix through memory costs 30 %, and 4x4 layers
+ * docs/performance.md §4: streaming a whole-batch column matrix through memory costs 30 %, and 4x4 layers
  * one image at a time give tall-skinny GEMMs that do not scale. So the batch is cut into
  * tiles of whole images of about TILE_ROWS output pixels (column matrix capped at
  * TILE_BYTES, about an L2), and the tiles are shared out over the OpenMP threads, each

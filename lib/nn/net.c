@@ -143,7 +143,7 @@ gsg_status gsg_net_config_recipe(struct gsg_net_config *cfg, const char *recipe)
     if (!strcmp(recipe, "cifar")) {
         *cfg = (struct gsg_net_config){GSG_ARCH_RESNET18, GSG_STEM_CIFAR, 3, 64, 0, 2, 2048, 2048, 512};
     } else if (!strcmp(recipe, "fmnist")) {
-        *cfg = (struct gsg_net_config){GSG_ARCH_RESNET18, GSG_STEM_CIFAR, 1, 16, 0, 2, 512, 512, 128};   /* widths 16-32-64-128 (PERF.md) */
+        *cfg = (struct gsg_net_config){GSG_ARCH_RESNET18, GSG_STEM_CIFAR, 1, 16, 0, 2, 512, 512, 128};   /* widths 16-32-64-128 (docs/performance.md §3) */
     } else if (!strcmp(recipe, "imagenet")) {
         *cfg = (struct gsg_net_config){GSG_ARCH_RESNET50, GSG_STEM_IMAGENET, 3, 64, 1, 3, 2048, 2048, 512};
     } else {

@@ -61,7 +61,7 @@ struct gsg_net_config {
     int pred_hidden;         /* predictor hidden width; 0 = no predictor (p = z) */
 };
 
-/* Fill cfg with a recipe's model ("cifar", "fmnist", "imagenet"; DESIGN.md §4).
+/* Fill cfg with a recipe's model ("cifar", "fmnist", "imagenet"; docs/algorithm.md §7).
  * GSG_E_USAGE for an unknown name. */
 gsg_status gsg_net_config_recipe(struct gsg_net_config *cfg, const char *recipe);
 /* Check ranges and combinations (GSG_E_USAGE with a message naming the field). */

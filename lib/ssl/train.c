@@ -54,7 +54,7 @@ gsg_status gsg_train_config_recipe(struct gsg_train_config *c, const char *recip
 double gsg_train_base_lr(const struct gsg_train_config *c)
 {
     if (c->lr > 0) return c->lr;
-    /* BYOL: 0.06 * B / 128 on CIFAR (DESIGN.md §4), i.e. 4x SimSiam's rule per 256 images */
+    /* BYOL: 0.06 * B / 128 on CIFAR (docs/algorithm.md §7), i.e. 4x SimSiam's rule per 256 images */
     double per256 = c->method == GSG_METHOD_BYOL && !strcmp(c->recipe, "cifar") ? 0.12 : c->lr_per256;
     return per256 * (double)c->batch / 256.0;
 }

@@ -1,5 +1,5 @@
 /* train.h: the SimSiam / BYOL training step, with or without Guided Stop-Gradient
- * (DESIGN.md §3), on top of lib/nn/net.h. gsg-step is a thin loop around this.
+ * (docs/algorithm.md), on top of lib/nn/net.h. gsg-step is a thin loop around this.
  *
  * One step on a batch of N images with V views (u8 [N,V,C,H,W]):
  *   BYOL: target <- ema * target + (1 - ema) * online          (parameters only, first)
@@ -47,7 +47,7 @@ struct gsg_train_config {
     struct gsg_net_config net; /* net.pred_hidden == 0: the no-predictor ablation */
 };
 
-/* Fill every field with a recipe's defaults (DESIGN.md §4). GSG_E_USAGE for an unknown name. */
+/* Fill every field with a recipe's defaults (docs/algorithm.md §7). GSG_E_USAGE for an unknown name. */
 gsg_status gsg_train_config_recipe(struct gsg_train_config *c, const char *recipe);
 /* The base lr actually used (c->lr, or the recipe's rule at c->batch). */
 double gsg_train_base_lr(const struct gsg_train_config *c);

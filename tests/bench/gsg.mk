@@ -1,7 +1,7 @@
 # gsg.mk: the GSG step benchmark and the no-predictor ablation (engineer "train").
 #   make bench-gsg [GSG_BENCH_BATCH=128 GSG_BENCH_STEPS=2 GSG_BENCH_THREADS=2]
 #     SimSiam vs SimSiam+GSG steps of gsg-step's library on the cifar recipe, the share of the
-#     GSG selection in the step, and the same two steps in PyTorch (DESIGN.md §3) as a ratio.
+#     GSG selection in the step, and the same two steps in PyTorch (docs/algorithm.md §4) as a ratio.
 #   make ablation-no-predictor [ABL_IMAGES=10000 ABL_BATCH=256 ABL_EPOCHS=10 ABL_WIDTH=16 ...]
 #     plain SimSiam vs SimSiam+GSG without a predictor on Fashion-MNIST, same data, same budget:
 #     loss, effective rank of the projections, std of normalised z and cos between views,
