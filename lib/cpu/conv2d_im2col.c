@@ -151,6 +151,7 @@ void gsg_cpu_conv2d_im2col_fwd(struct gsg_cpu_conv2d_im2col *k, float *y, const 
     reorder_w(k, k->wr, w);
     const size_t col_n = (size_t)(k->nb * P * KKC);
     const int par = k->ntiles >= k->nthreads && k->nthreads > 1;
+    /* dynamic is safe here: each tile writes its own rows of y, with no sum across tiles */
     #pragma omp parallel for schedule(dynamic, 1) num_threads(k->nthreads) if (par)
     for (int64_t t = 0; t < k->ntiles; t++) {
         int64_t n0 = t * k->nb, cnt = n0 + k->nb > N ? N - n0 : k->nb;
