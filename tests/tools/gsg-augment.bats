@@ -311,3 +311,15 @@ assert ours.shape == ref.shape == (3, 3, 32, 32), ours.shape
 assert d.max() <= 2 and d.mean() < 0.3, (d.max(), d.mean())
 PYEOF
 }
+
+@test "gsg-augment: a reader that closes the pipe early is a normal end (exit 0, no message)" {
+    make_cifar "$T/data_batch_1.bin" 64
+    # 50 epochs of views are far more than a pipe holds: gsg-augment meets the closed pipe
+    run -0 --separate-stderr bash -c "set -o pipefail; gsg-augment --data '$T/data_batch_1.bin' --batch 16 --views 4 --epochs 50 | head -c 1000 >/dev/null"
+    [ -z "$stderr" ]
+    # gsg-step stopping on purpose at --steps closes its input the same way
+    run -0 --separate-stderr bash -c "set -o pipefail; gsg-augment --data '$T/data_batch_1.bin' --batch 16 --views 4 --epochs 50 2>'$T/aug.err' \
+        | gsg-step --width 4 --proj-dim 16 --pred-dim 8 --steps 2 --metrics '$T/m.jsonl' 2>/dev/null"
+    [ ! -s "$T/aug.err" ]
+    [ "$(wc -l <"$T/m.jsonl")" -eq 2 ]
+}
