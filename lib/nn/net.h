@@ -183,8 +183,10 @@ struct gsg_sgd;
 gsg_status gsg_sgd_create(struct gsg_sgd **opt, struct gsg_net *net, double momentum, double weight_decay);
 void gsg_sgd_destroy(struct gsg_sgd *opt);
 gsg_status gsg_sgd_step(struct gsg_sgd *opt, double lr, double lr_pred);
-/* Momentum arena (same layout as the parameter arena), for checkpoints and tests. */
+/* Momentum arena (same layout as the parameter arena), for checkpoints and tests: a pointer into
+ * the network's device memory, and the same as an f32 [n] tensor on that device. */
 float *gsg_sgd_momentum(struct gsg_sgd *opt, int64_t *n);
+const struct gsg_tensor *gsg_sgd_momentum_arena(const struct gsg_sgd *opt);
 
 /* Cosine schedule with linear warmup, in any unit (epochs or steps):
  *   t < warmup:  base * (t + 1) / warmup
