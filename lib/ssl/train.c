@@ -5,6 +5,7 @@
 #include "../core/tool.h"
 #include "../io/tstream.h"
 #include "../ops/ops_engine.h"
+#include "../cuda/gsg_cuda.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -454,6 +455,12 @@ gsg_status gsg_trainer_step(struct gsg_trainer *tr, const struct gsg_train_batch
     st->lr = gsg_lr_cosine(base, 0.0, (double)epoch, (double)c->epochs, (double)c->warmup);
     st->lr_pred = c->fix_pred_lr ? base : st->lr;
     GSG_TRY(gsg_sgd_step(tr->opt, st->lr, st->lr_pred));
+    /* the one checked synchronisation of the step: an asynchronous device error is reported here,
+     * at the step that caused it (docs/execution.md) */
+    if (tr->dev != GSG_DEV_CPU) {
+        gsg_status ss = gsg_cuda_sync();
+        if (ss < 0) return gsg_err_prefix(ss, "step %lld", (long long)tr->step);
+    }
     tr->step++;
     st->seconds = gsg_now() - t0;
     return GSG_OK;

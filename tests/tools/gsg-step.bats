@@ -243,3 +243,16 @@ print(" ".join("%d:%.4f:%d" % (i, r["knn_top1"], r["knn_k"]) for i, r in enumera
     [ "$output" = "5 1 16 16" ]
     [ -z "$(ls "$T" | grep '\.tmp\.')" ]
 }
+
+@test "gsg-step --device cuda: trains, or fails with one line and no checkpoint where there is no CUDA device" {
+    run --separate-stderr gsg-step $TINY --gsg --device cuda --epochs 1 --ckpt "$T/cu.gsgt" -i "$F/v4.gsgt"
+    if [ "$status" -ne 0 ]; then
+        [ "$status" -eq 1 ]
+        [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+        [[ "$stderr" == "gsg-step: "* ]]
+        [[ "$stderr" == *"CUDA"* || "$stderr" == *"cuda"* ]]
+        [ ! -e "$T/cu.gsgt" ]
+    else
+        [ -s "$T/cu.gsgt" ]
+    fi
+}

@@ -109,11 +109,29 @@ TEST(bn_split_two_ranks_equal_one)
     free(x); free(dy); free(gm); free(bt);
 }
 
+/* the tensor layer's views inherit the device; staging round-trips; a sub-view is an offset view */
+TEST(tensor_views_and_staging)
+{
+    struct gsg_tensor v = gsg_tview_dev(GSG_DEV_CUDA, (void *)0x1000, GSG_DTYPE_F32, 2, (int64_t)3, (int64_t)4);
+    CHECK(v.dev == GSG_DEV_CUDA && v.ndim == 2 && v.dims[0] == 3 && v.dims[1] == 4 && !v.owned);
+    struct gsg_tensor s = gsg_tensor_sub(&v, 5, 1, (int64_t[]){7});
+    CHECK(s.dev == GSG_DEV_CUDA && s.data == (void *)(0x1000 + 5 * 4) && s.dims[0] == 7);
+    CHECK(gsg_tview((void *)0x1000, GSG_DTYPE_U8, 1, (int64_t)1).dev == GSG_DEV_CPU);
+    struct gsg_tensor t;
+    CHECK_OK(gsg_tensor_alloc(&t, GSG_DTYPE_I64, GSG_DEV_CPU, 1, (int64_t[]){5}));
+    int64_t in[5] = {1, -2, 3, -4, 5}, out[5] = {0};
+    CHECK_OK(gsg_tensor_from_host(&t, in));
+    CHECK_OK(gsg_tensor_to_host(out, &t));
+    CHECK(memcmp(in, out, sizeof in) == 0 && ((int64_t *)t.data)[3] == -4);
+    gsg_tensor_free(&t);
+}
+
 int main(void)
 {
     RUN(op_table_covers_every_kind);
     for (int i = 0; i < OC_COUNT; i++) run_case(&oc_table[i]);
     RUN(engine_op_errors);
+    RUN(tensor_views_and_staging);
     RUN(bn_split_two_ranks_equal_one);
     return check_summary();
 }
