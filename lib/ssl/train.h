@@ -104,8 +104,6 @@ gsg_status gsg_trainer_save(struct gsg_trainer *tr, const char *path);
 /* Load a checkpoint written by gsg_trainer_save with the same configuration. */
 gsg_status gsg_trainer_load(struct gsg_trainer *tr, const char *path);
 
-/* u8 [N,V,C,H,W] view v of images src[n] (src NULL = identity) -> f32 [N,H,W,C] normalised. */
-void gsg_views_to_f32(float *y, const uint8_t *views, int64_t N, int64_t V, int64_t C, int64_t H, int64_t W,
-                      int64_t v, const int64_t *src, const float *mean, const float *std);
+/* The input conversion (u8 views -> normalised f32 NHWC) is gsg_op_views_to_f32 (ops_engine.h). */
 
 #endif

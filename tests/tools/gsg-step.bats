@@ -354,3 +354,16 @@ print(" ".join(str(json.loads(l)["step"]) for l in open(sys.argv[1])))' "$T/$sig
     [ "$rc" -eq 130 ]
     [[ "$(tail -n 1 "$T/err")" =~ ^gsg-step:\ interrupted\ at\ step\ [0-9]+,\ no\ checkpoint\ written$ ]]
 }
+
+@test "gsg-step --device cuda: trains, or fails with one line and no checkpoint where there is no CUDA device" {
+    run --separate-stderr gsg-step $TINY --gsg --device cuda --epochs 1 --ckpt "$T/cu.gsgt" -i "$F/v4.gsgt"
+    if [ "$status" -ne 0 ]; then
+        [ "$status" -eq 1 ]
+        [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+        [[ "$stderr" == "gsg-step: "* ]]
+        [[ "$stderr" == *"CUDA"* || "$stderr" == *"cuda"* ]]
+        [ ! -e "$T/cu.gsgt" ]
+    else
+        [ -s "$T/cu.gsgt" ]
+    fi
+}
