@@ -176,6 +176,7 @@ int main(int argc, char **argv)
     memset(&b, 0, sizeof b);
     gsg_status st = gsg_dataset_open(&ds, &o.data);
     if (st < 0) return gsg_tool_finish(gsg_tool_report(st));
+    for (int64_t i = 0; i < ds.nskipped_msgs; i++) fprintf(stderr, "%s: skipped: %s\n", PROG, ds.skipped_msgs[i]);
     const struct gsg_aug_recipe *r0 = gsg_aug_recipe_find(o.recipe ? o.recipe : default_recipe(&ds));
     struct gsg_aug_recipe r = gsg_aug_recipe_resized(r0, (int)o.size);
     int64_t per_step = o.batch * o.shard_n;

@@ -46,9 +46,12 @@ const char *gsg_dev_name(enum gsg_dev dev)
 
 int64_t gsg_tensor_numel(const struct gsg_tensor *t)
 {
-    int64_t n = 1;
-    for (int i = 0; i < t->ndim; i++) n *= t->dims[i];
-    return n;
+    /* unsigned and zero-first: a record of shape [2^40, 2^40, 0] has 0 elements, not a signed overflow */
+    uint64_t n = 1;
+    for (int i = 0; i < t->ndim; i++)
+        if (t->dims[i] == 0) return 0;
+    for (int i = 0; i < t->ndim; i++) n *= (uint64_t)t->dims[i];
+    return (int64_t)n;
 }
 
 size_t gsg_tensor_nbytes(const struct gsg_tensor *t)
