@@ -64,6 +64,10 @@ int gsg_shape_bytes(int ndim, const int64_t *dims, size_t elem, uint64_t *bytes)
     uint64_t n = elem;
     for (int i = 0; i < ndim; i++) {
         if (dims[i] < 0) return -1;
+        if (dims[i] == 0) n = 0;          /* any zero dim: 0 bytes, whatever the others */
+    }
+    if (n == 0) { *bytes = 0; return 0; }
+    for (int i = 0; i < ndim; i++) {
         uint64_t d = (uint64_t)dims[i];
         if (d != 0 && n > UINT64_MAX / d) return -1;
         n *= d;
