@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include "core/limits.h"
 #include "io/cifar.h"
 #include "io/idx.h"
 #include "io/tstream.h"
@@ -393,6 +394,8 @@ static gsg_status open_jpeg(struct gsg_dataset *ds, const struct gsg_dataset_opt
     char **errs = calloc((size_t)ds->n, sizeof(char *));
     if (!ds->file_w || !ds->file_h || !errs) { free(errs); return gsg_err_set(GSG_E_NOMEM, "out of memory"); }
     int init_failed = 0;
+    uint64_t maxpx;
+    if ((st = gsg_limit_get("GSG_MAX_PIXELS", GSG_MAX_PIXELS_DEFAULT, &maxpx)) < 0) { free(errs); return st; }
 #pragma omp parallel
     {
         struct gsg_jpeg j;
