@@ -648,7 +648,7 @@ static gsg_status export_rec(void *vctx, struct gsg_tstream_reader *r, struct gs
         size_t nb = gsg_tensor_nbytes(&rec->t);
         c->config = malloc(nb + 1);
         if (!c->config) return gsg_err_set(GSG_E_NOMEM, "out of memory");
-        memcpy(c->config, rec->t.data, nb);
+        if (nb) memcpy(c->config, rec->t.data, nb);
         c->config[nb] = 0;
     }
     const char *name = rec->name;

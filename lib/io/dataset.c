@@ -243,6 +243,7 @@ static gsg_status open_stream(struct gsg_dataset *ds, const struct gsg_dataset_o
             break;
         }
         size_t per = (size_t)c * h * w;
+        if (t->dims[0] == 0) continue;   /* no images: nothing to copy (and no memcpy from a NULL buffer) */
         if (ds->n + t->dims[0] > cap) {
             cap = (ds->n + t->dims[0]) * 2;
             uint8_t *ni = realloc(ds->images, (size_t)cap * per);

@@ -716,7 +716,7 @@ gsg_status gsg_tstream_record_take(struct gsg_tstream_reader *r, struct gsg_reco
     size_t n = gsg_tensor_nbytes(&rec->t);
     void *p = gsg_aligned_alloc(n ? n : 1);
     if (!p) return gsg_err_set(GSG_E_NOMEM, "out of memory");
-    memcpy(p, rec->t.data, n);
+    if (n) memcpy(p, rec->t.data, n);   /* a zero-size record may have no data pointer */
     rec->t.data = p;
     rec->t.owned = 1;
     return GSG_OK;
