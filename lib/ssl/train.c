@@ -488,8 +488,14 @@ gsg_status gsg_trainer_load(struct gsg_trainer *tr, const char *path)
         st = gsg_err_set(GSG_E_USAGE, "%s: the checkpoint was trained with %s=%s, this run has %s=%s", path, key, va, key, vb);
     else if (!state || !gsg_meta_get(state, "step", sv, sizeof sv))
         st = gsg_err_set(GSG_E_FORMAT, "%s: gsg.state: expected step=, found none", path);
-    else
-        tr->step = strtoll(sv, NULL, 10);
+    else {
+        char *end;
+        long long v = strtoll(sv, &end, 10);
+        if (end == sv || *end || v < 0)
+            st = gsg_err_set(GSG_E_FORMAT, "%s: gsg.state: step: expected a non-negative integer, found '%s'", path, sv);
+        else
+            tr->step = v;
+    }
     free(config);
     free(state);
     return st;
