@@ -2,8 +2,8 @@
 # Trajectory parity (docs/parity.md): gsg-augment's own views and gsg-step's dumped permutations
 # and choices fed to a float32 PyTorch loop (tests/pipelines/trajectory.py) from the same
 # checkpoint, one epoch of SimSiam and of SimSiam+GSG; per-step loss and final parameters within
-# 4x what float32 rounding alone does to the trajectory (two torch loops with different summation
-# orders). Sized for 2 shared cores: 384 images, batch 32 (12 steps), width 8, projector 64.
+# 4x what float32 rounding alone does to the trajectory (one torch loop against three with other
+# summation orders). Sized for 2 shared cores: 384 images, batch 32 (12 steps), width 8, projector 64.
 bats_require_minimum_version 1.5.0
 
 setup_file() {
@@ -45,8 +45,7 @@ epoch() {
     [[ "$output" == "trajectory: ok: SimSiam, steps 1..11"* ]]
 }
 
-# Not yet a case: SimSiam+GSG over the same epoch. Measured on the 2-vCPU Xeon (AVX-512) it failed at
-# step 3 (loss gsg 0.0118190, torch 0.0120156: 2.0e-4 against a float32 spread of 3.3e-5 from the one
-# alternative torch loop), with both loops on gsg-step's choices. Whether that is an engine
-# difference or a spread under-sampled by a single alternative loop (the one-step test needed six
-# float32 runs to bound its spread) is open: docs/parity.md.
+@test "trajectory parity with float32 PyTorch: SimSiam+GSG, one epoch (gsg-step's permutations)" {
+    epoch g --gsg
+    [[ "$output" == "trajectory: ok: GSG, steps 1..11"* ]]
+}
