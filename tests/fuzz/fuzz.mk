@@ -42,16 +42,19 @@ FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/bin/fuzz_%)
 
 fuzz-build: $(FUZZ_BINS)
 
-$(FUZZ_DIR)/lib/libgsg.a: $(LIB_C) $(HDRS)
+# the library, built by this Makefile itself with clang into build/fuzz/lib (FUZZ_INNER: no rules from here)
+ifneq ($(FUZZ_INNER),1)
+$(FUZZ_DIR)/libgsg-fuzz.a: $(LIB_C) $(HDRS)
 	@test -n "$(FUZZ_CC)" || { echo "make fuzz: clang not found (apt-get install clang-14 libclang-rt-14-dev)"; exit 1; }
-	@$(MAKE) --no-print-directory lib BUILD=$(FUZZ_DIR)/lib CC=$(FUZZ_CC) SAN=0 CUDA=0 OPT="-O1 -g" \
+	@$(MAKE) --no-print-directory lib FUZZ_INNER=1 BUILD=$(FUZZ_DIR)/lib CC=$(FUZZ_CC) SAN=0 CUDA=0 OPT="-O1 -g" \
 	    WARN="-Wall -Wno-unused-parameter" SANFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" >/dev/null
+	@cp $(FUZZ_DIR)/lib/libgsg.a $@
 
-$(FUZZ_DIR)/bin/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDRS) $(FUZZ_DIR)/lib/libgsg.a
+$(FUZZ_DIR)/bin/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDRS) $(FUZZ_DIR)/libgsg-fuzz.a
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ  $@"
 	@$(FUZZ_CC) -std=gnu11 -O1 -g -march=$(ARCH) -fopenmp -fsanitize=fuzzer $(FUZZ_SAN) -Ilib -Itests/fuzz \
-	    $(if $(OPENBLAS_INC),-I$(OPENBLAS_INC)) $< -o $@ $(FUZZ_DIR)/lib/libgsg.a $(FUZZ_LDLIBS)
+	    $(if $(OPENBLAS_INC),-I$(OPENBLAS_INC)) $< -o $@ $(FUZZ_DIR)/libgsg-fuzz.a $(FUZZ_LDLIBS)
 
 fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/fuzz_%)
 	@: > $(FUZZ_DIR)/report.txt
@@ -68,3 +71,4 @@ fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/fuzz_%)
 	    printf '%-12s execs %-9s %-10s corpus %3d files %7d bytes, crashes %d\n' $$t "$${execs:-?}" "$${cov:-cov: ?}" \
 	        $$(ls $$corpus | wc -l) $$(cat $$corpus/* | wc -c) $$(ls $$crashes | wc -l) | tee -a $(FUZZ_DIR)/report.txt; \
 	done
+endif
