@@ -4,9 +4,9 @@
  * unit test. With no arguments it runs tests/fuzz/corpus/<name>/ and tests/fuzz/crashes/<name>/;
  * arguments name other files or folders (e.g. to replay one crash under a debugger).
  * Every input runs in its own child process under a time limit (GSG_FUZZ_TIMEOUT, 60 s) and a
- * memory limit (GSG_FUZZ_RSS_MB, 1024 MiB of peak RSS; address space too in builds without ASan,
- * where ASan builds return NULL from allocations above it): a crash, a sanitizer report, a timeout
- * or an input that needs more memory fails it.
+ * memory limit (GSG_FUZZ_RSS_MB, 1024 MiB of peak RSS; address space too in builds without ASan;
+ * in ASan builds one allocation above 1 GiB aborts): a crash, a sanitizer report, a timeout or an
+ * input that needs more memory fails it.
  * Output (tests/unit/check.h's format): one PASS line for the corpus of each folder, one FAIL line
  * per failing input; one line per crash input: PASS when it no longer crashes, SKIP when it still
  * does and tests/fuzz/crashes/KNOWN-OPEN lists it ("<name>/<file> <why>": a defect another branch
@@ -39,9 +39,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 #endif
 #endif
 #ifdef FUZZ_ASAN
-/* Big allocations fail (NULL) instead of aborting: a reader must handle that as out of memory.
- * GSG_FUZZ_RSS_MB is what the ASan run allows per allocation; ASAN_OPTIONS may override. */
-const char *__asan_default_options(void) { return "allocator_may_return_null=1:max_allocation_size_mb=1024"; }
+/* As libFuzzer's -malloc_limit_mb=1024 in `make fuzz`: one allocation above 1 GiB aborts (a reader
+ * may not ask for more than the input holds plus a documented cap). ASAN_OPTIONS may override. */
+const char *__asan_default_options(void) { return "allocator_may_return_null=0:max_allocation_size_mb=1024"; }
 #endif
 
 static long env_long(const char *name, long def)
