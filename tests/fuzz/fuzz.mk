@@ -1,7 +1,7 @@
 # tests/fuzz/fuzz.mk: libFuzzer harnesses for every reader of outside bytes (included by the Makefile).
 #   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="npy idx"]   build with clang (-fsanitize=fuzzer,address,undefined,
 #        into build/fuzz) and run each harness for FUZZ_SECONDS, continuing past crashes (fork mode);
-#        new inputs are merged (minimised) into tests/fuzz/corpus/<harness>/, crashes, OOMs and
+#        new inputs are merged (minimised; the seed-* files stay) into tests/fuzz/corpus/<harness>/, crashes, OOMs and
 #        timeouts land in tests/fuzz/crashes/<harness>/; a summary per harness goes to build/fuzz/report.txt
 #   make fuzz-seeds      rewrite the seed inputs (tests/fuzz/mkseeds.c) into tests/fuzz/corpus/
 # Without clang nothing here is needed: `make test` runs the corpora and crashes as regression tests
@@ -65,7 +65,7 @@ fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/fuzz_%)
 	    OMP_NUM_THREADS=1 $(FUZZ_DIR)/bin/fuzz_$$t $(FUZZ_OPTS) -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 \
 	        -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$$crashes/ $$new $$corpus >$(FUZZ_DIR)/$$t.log 2>&1 || true; \
 	    OMP_NUM_THREADS=1 $(FUZZ_DIR)/bin/fuzz_$$t $(FUZZ_OPTS) -merge=1 $$min $$corpus $$new >$(FUZZ_DIR)/$$t.merge.log 2>&1 || true; \
-	    if [ -n "$$(ls -A $$min)" ]; then rm -f $$corpus/*; cp $$min/* $$corpus/; fi; \
+	    if [ -n "$$(ls -A $$min)" ]; then find $$corpus -type f ! -name "seed-*" -delete; cp $$min/* $$corpus/; fi; \
 	    execs=$$(grep -o '#[0-9]*' $(FUZZ_DIR)/$$t.log | tail -1 | tr -d '#'); \
 	    cov=$$(grep -o 'cov: [0-9]*' $(FUZZ_DIR)/$$t.log | tail -1); \
 	    printf '%-12s execs %-9s %-10s corpus %3d files %7d bytes, crashes %d\n' $$t "$${execs:-?}" "$${cov:-cov: ?}" \
