@@ -159,6 +159,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIBGSG) $(HDRS)
 
 # Make fragments: each area adds its targets in its own file (bench-io, bench-augment, pipelines, ...).
 -include $(sort $(wildcard pipelines/*.mk tests/bench/*.mk))
+include tests/fuzz/fuzz.mk
 
 print-config:
 	@echo "CC=$(CC)"

@@ -4,7 +4,9 @@
 #   --unit-only   C unit tests only
 #   --gpu         the CPU-vs-CUDA parity tests (tests/gpu) only
 #   --bats FILE.. these bats files only (.ci/run: the reference tests after `make test`)
-# GSG_TEST_SAN=1 also builds and runs the unit tests under ASan+UBSan.
+# GSG_TEST_SAN=1 also builds the unit tests and tools under ASan+UBSan (build/san) and runs the units
+# (fuzz corpora included) and the bats of GSG_TEST_SAN_BATS (folders or files; default below) against
+# them, in the same summary with a "san:" prefix.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -30,10 +32,16 @@ run_unit() {   # $1 = binary, $2 = label prefix
     fi
 }
 
-run_bats() {   # $@ = bats files
-    local bf out p s f planned
+# SAN bats: every tool bats file and the reliability pipelines; the training-heavy pipeline files
+# (train, pipelines, torch parity) run only in the normal pass (too slow under ASan on 2 cores).
+SAN_BATS_DEFAULT="tests/tools tests/pipelines/failloud.bats tests/pipelines/crash.bats"
+san_ok=0
+
+run_bats() {   # $1 = label prefix, then bats files
+    local pre=$1 bf out p s f planned
+    shift
     for bf in "$@"; do
-        out="$log/$(basename "$bf").tap"
+        out="$log/$(basename "$bf").$pre.tap"
         bats --tap "$bf" >"$out" 2>&1
         p=$(grep -E '^ok ' "$out" | grep -vc '# skip')
         s=$(grep -E '^ok .*# skip' -c "$out")
@@ -42,8 +50,8 @@ run_bats() {   # $@ = bats files
         if [ -n "$planned" ] && [ $((p + s + f)) -lt "$planned" ]; then f=$((f + planned - p - s - f)); fi
         if [ -z "$planned" ]; then f=$((f + 1)); fi
         pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
-        printf '%-40s %3d passed %3d failed %3d skipped\n' "$bf" "$p" "$f" "$s"
-        if [ "$f" -gt 0 ]; then failed_names+=("$bf"); grep -A25 '^not ok ' "$out" | head -80 | sed 's/^/    /'; [ -z "$planned" ] && head -20 "$out"; fi
+        printf '%-40s %3d passed %3d failed %3d skipped\n' "$pre$bf" "$p" "$f" "$s"
+        if [ "$f" -gt 0 ]; then failed_names+=("$pre$bf"); grep -A25 '^not ok ' "$out" | head -80 | sed 's/^/    /'; [ -z "$planned" ] && head -20 "$out"; fi
     done
 }
 
@@ -51,11 +59,13 @@ if [ "$mode" = "--gpu" ]; then
     for b in "$BUILD"/tests/gpu_test_*; do [ -x "$b" ] && run_unit "$b" ""; done
 elif [ "$mode" = "--bats" ]; then
     shift
-    run_bats "$@"
+    run_bats "" "$@"
 else
     for b in "$BUILD"/tests/test_*; do [ -x "$b" ] && run_unit "$b" ""; done
     if [ "${GSG_TEST_SAN:-0}" = 1 ]; then
-        if make --no-print-directory units SAN=1 BUILD=build/san >"$log/san-build.log" 2>&1; then
+        san_ok=0
+        if make --no-print-directory units tools SAN=1 BUILD=build/san >"$log/san-build.log" 2>&1; then
+            san_ok=1
             for b in build/san/tests/test_*; do [ -x "$b" ] && ASAN_OPTIONS=detect_leaks=1 run_unit "$b" "san:"; done
         else
             echo "FAIL san build"; tail -20 "$log/san-build.log"; fail=$((fail + 1)); failed_names+=("san-build")
@@ -63,7 +73,15 @@ else
     fi
     if [ "$mode" != "--unit-only" ]; then
         mapfile -t batsfiles < <(find tests/tools tests/pipelines -name '*.bats' 2>/dev/null | sort)
-        run_bats "${batsfiles[@]}"
+        [ "${#batsfiles[@]}" -gt 0 ] && run_bats "" "${batsfiles[@]}"
+        # the bats again against the ASan+UBSan tools (build/san/bin), after the normal run
+        if [ "${GSG_TEST_SAN:-0}" = 1 ] && [ "$san_ok" = 1 ]; then
+            mapfile -t sanbats < <(for d in ${GSG_TEST_SAN_BATS:-$SAN_BATS_DEFAULT}; do
+                [ -d "$d" ] && find "$d" -name '*.bats' || { [ -f "$d" ] && echo "$d"; }; done | sort)
+            [ "${#sanbats[@]}" -gt 0 ] && GSG_BUILD=build/san PATH="$PWD/build/san/bin:$PATH" \
+                ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+                run_bats "san:" "${sanbats[@]}"
+        fi
     fi
 fi
 if [ "${#failed_names[@]}" -gt 0 ]; then echo "failed: ${failed_names[*]}"; fi

@@ -50,12 +50,17 @@ static void sb_fmt(struct sbuf *b, const char *fmt, unsigned long long v)
     sb_put(b, t, (size_t)n);
 }
 
-/* Length of a valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+/* Length of a well-formed UTF-8 sequence at s (1..4), or 0 if invalid. Well-formed as RFC 3629 says
+ * (what Rust's safetensors reader demands): no overlong forms (E0 80..9F, F0 80..8F), no UTF-16
+ * surrogates (ED A0..BF), nothing above U+10FFFF (F4 90..BF); F5..FF never start one. */
 static int utf8_len(const unsigned char *s)
 {
-    int n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+    int n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
     for (int i = 1; i < n; i++)
         if ((s[i] & 0xc0) != 0x80) return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) || (s[0] == 0xf0 && s[1] < 0x90) ||
+        (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0;
     return n;
 }
 
