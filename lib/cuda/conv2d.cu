@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cuda_internal.h"
+extern "C" {
 #include "../ops/ops.h"
+}
 
 #define WS_LIMIT ((size_t)1 << 30)   // per-algorithm workspace cap
 

@@ -75,6 +75,35 @@ void gsg_graph_captured(struct gsg_graph_state *s, int ok);
 /* FNV-1a over bytes, to build keys from shapes and buffer addresses. */
 uint64_t gsg_graph_key(uint64_t h, const void *bytes, size_t n);
 
+/* ---- k-NN candidate keys (lib/cuda/knn.cu sorts these on the device) ----
+ * key = order-preserving u32 of the similarity << 32 | (0xffffffff - bank index): a larger key is a better
+ * neighbour, i.e. higher similarity, then lower bank index (lib/eval/knn.h's tie rule). Key 0 is below
+ * every candidate (an empty slot). */
+#ifdef __CUDACC__
+#define GSG_HD static inline __host__ __device__
+#else
+#define GSG_HD static inline
+#endif
+GSG_HD uint32_t gsg_knn_ord(float f)
+{
+    union { float f; uint32_t u; } v;
+    v.f = f;
+    return (v.u & 0x80000000u) ? ~v.u : (v.u | 0x80000000u);
+}
+GSG_HD float gsg_knn_unord(uint32_t u)
+{
+    union { float f; uint32_t u; } v;
+    v.u = (u & 0x80000000u) ? (u & 0x7fffffffu) : ~u;
+    return v.f;
+}
+GSG_HD uint64_t gsg_knn_key(float sim, uint32_t index)
+{
+    if (sim == 0.0f) sim = 0.0f;   /* -0 equals +0: the index decides */
+    return ((uint64_t)gsg_knn_ord(sim) << 32) | (uint64_t)(0xffffffffu - index);
+}
+GSG_HD float gsg_knn_key_sim(uint64_t key) { return gsg_knn_unord((uint32_t)(key >> 32)); }
+GSG_HD uint32_t gsg_knn_key_index(uint64_t key) { return 0xffffffffu - (uint32_t)(key & 0xffffffffu); }
+
 #ifdef __cplusplus
 }
 #endif

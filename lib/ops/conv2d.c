@@ -16,6 +16,7 @@
  * on oneDNN. test_conv2d's fuzz case guards it. */
 #include "ops/ops.h"
 #include "cpu/conv2d.h"
+#include "cuda/gsg_cuda.h"
 #include <string.h>
 
 static int cpu_has_avx512(void)
@@ -38,6 +39,7 @@ struct gsg_conv2d {
     struct gsg_cpu_conv2d_dnnl *dnnl;
     struct gsg_cpu_conv2d_im2col *im2col;
     struct gsg_cpu_conv2d_im2col *im2col_dw;   /* dW of strided 1x1 layers under oneDNN (see above) */
+    struct gsg_cuda_conv2d *cuda;               /* cuDNN plan (lib/cuda/conv2d.cu) */
 };
 
 void gsg_conv2d_out_hw(const struct gsg_conv2d_desc *d, int64_t *Ho, int64_t *Wo)
@@ -76,7 +78,18 @@ gsg_status gsg_conv2d_create(struct gsg_conv2d **plan, enum gsg_dev dev, const s
     GSG_TRY(check_desc(d));
     switch (dev) {
     case GSG_DEV_CPU: break;
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: no CUDA kernel yet");
+    case GSG_DEV_CUDA: {
+        struct gsg_conv2d *p = calloc(1, sizeof *p);
+        if (!p) return gsg_err_set(GSG_E_NOMEM, "conv2d: out of memory for a plan");
+        p->d = *d;
+        p->dev = dev;
+        p->impl = CONV_CUDA;
+        gsg_conv2d_out_hw(d, &p->Ho, &p->Wo);
+        gsg_status st = gsg_cuda_conv2d_create(&p->cuda, d);
+        if (st != GSG_OK) { free(p); return st; }
+        *plan = p;
+        return GSG_OK;
+    }
     }
     const char *env = getenv("GSG_CONV");
     int want = -1;   /* -1: choose */
@@ -117,6 +130,7 @@ void gsg_conv2d_destroy(struct gsg_conv2d *plan)
     gsg_cpu_conv2d_dnnl_destroy(plan->dnnl);
     gsg_cpu_conv2d_im2col_destroy(plan->im2col);
     gsg_cpu_conv2d_im2col_destroy(plan->im2col_dw);
+    gsg_cuda_conv2d_destroy(plan->cuda);
     free(plan);
 }
 
@@ -139,7 +153,7 @@ size_t gsg_conv2d_workspace_bytes(const struct gsg_conv2d *plan)
         return gsg_cpu_conv2d_dnnl_workspace_bytes(plan->dnnl) +
                (plan->im2col_dw ? gsg_cpu_conv2d_im2col_workspace_bytes(plan->im2col_dw) : 0);
     case CONV_IM2COL: return gsg_cpu_conv2d_im2col_workspace_bytes(plan->im2col);
-    case CONV_CUDA: break;
+    case CONV_CUDA: return gsg_cuda_conv2d_workspace_bytes(plan->cuda);
     }
     return 0;
 }
@@ -177,9 +191,9 @@ gsg_status gsg_conv2d_fwd(struct gsg_conv2d *p, struct gsg_tensor *y, const stru
     switch (p->impl) {
     case CONV_ONEDNN: return gsg_cpu_conv2d_dnnl_fwd(p->dnnl, y->data, x->data, w->data);
     case CONV_IM2COL: gsg_cpu_conv2d_im2col_fwd(p->im2col, y->data, x->data, w->data); return GSG_OK;
-    case CONV_CUDA: break;
+    case CONV_CUDA: return gsg_cuda_conv2d_fwd(p->cuda, y->data, x->data, w->data);
     }
-    return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: no CUDA kernel yet");
+    return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: unknown implementation");
 }
 
 gsg_status gsg_conv2d_bwd(struct gsg_conv2d *p, struct gsg_tensor *dx, struct gsg_tensor *dw,
@@ -201,7 +215,7 @@ gsg_status gsg_conv2d_bwd(struct gsg_conv2d *p, struct gsg_tensor *dx, struct gs
         if (dwp) gsg_cpu_conv2d_im2col_bwd(p->im2col_dw, NULL, dwp, dy->data, xp, wp);
         return GSG_OK;
     case CONV_IM2COL: gsg_cpu_conv2d_im2col_bwd(p->im2col, dxp, dwp, dy->data, xp, wp); return GSG_OK;
-    case CONV_CUDA: break;
+    case CONV_CUDA: return gsg_cuda_conv2d_bwd(p->cuda, dxp, dwp, dy->data, xp, wp);
     }
-    return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: no CUDA kernel yet");
+    return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: unknown implementation");
 }
