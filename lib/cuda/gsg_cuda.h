@@ -42,6 +42,9 @@ enum gsg_precision gsg_cuda_precision(void);
 gsg_status gsg_cuda_check(const char *where);
 /* "NVIDIA H200 (sm_90, 139 GiB), cuDNN 9.x, cuBLAS 13.x" once initialised; "" otherwise. */
 const char *gsg_cuda_describe(void);
+/* Load cuBLAS and cuDNN and resolve every entry point the backend uses, without a device (the build's
+ * and the machine's libraries agree); *cudnn_version = cudnnGetVersion() (e.g. 91900). */
+gsg_status gsg_cuda_libs_probe(size_t *cudnn_version);
 /* Free the context (handles, stream, scratch). Optional at exit. */
 void gsg_cuda_shutdown(void);
 

@@ -81,6 +81,18 @@ static gsg_status load_libs(struct gsg_cuda_libs *fn)
     return GSG_OK;
 }
 
+extern "C" gsg_status gsg_cuda_libs_probe(size_t *cudnn_version)
+{
+    static struct gsg_cuda_libs fn;
+    static int loaded = 0;
+    if (!loaded) {
+        GSG_TRY(load_libs(&fn));
+        loaded = 1;
+    }
+    if (cudnn_version) *cudnn_version = fn.cudnnGetVersion();
+    return GSG_OK;
+}
+
 extern "C" gsg_status gsg_cuda_init(int device)
 {
     if (gsg_cu.ready) {

@@ -174,6 +174,19 @@ TEST(cuda_entry_points_refuse_without_gpu)
     gsg_cuda_graph_destroy(g);
 }
 
+/* every cuBLAS/cuDNN symbol the backend calls resolves in the libraries found at run time */
+TEST(cuda_libraries_resolve)
+{
+    size_t v = 0;
+    gsg_status st = gsg_cuda_libs_probe(&v);
+    if (!gsg_cuda_built()) {
+        CHECK_EQ_I64(st, GSG_E_NO_CUDA);
+        return;
+    }
+    CHECK_MSG(st == GSG_OK || (st == GSG_E_NO_CUDA && strstr(gsg_err_msg(), "cannot load")), "%s", gsg_err_msg());
+    if (st == GSG_OK) CHECK_MSG(v / 10000 == 9, "cuDNN version %zu", v);
+}
+
 int main(void)
 {
     RUN(precision_parse_and_setting);
@@ -183,6 +196,7 @@ int main(void)
     RUN(bn_chunks_bounds);
     RUN(graph_state_machine);
     RUN(knn_keys_order_as_knn_h);
+    RUN(cuda_libraries_resolve);
     if (gsg_cuda_built() && gsg_cuda_init(0) == GSG_OK) SKIP(cuda_entry_points_refuse_without_gpu, "a GPU is present");
     else RUN(cuda_entry_points_refuse_without_gpu);
     return check_summary();
