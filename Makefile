@@ -145,6 +145,14 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIBGSG) $(HDRS)
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(LDFLAGS) $(LIBGSG) $(LDLIBS)
 
+# Test fixture writers (images without Python imaging libraries), used by the bats files.
+FIXTURES := $(BUILD)/tests/fixture-img
+all: $(FIXTURES)
+$(BUILD)/tests/fixture-img: tests/lib/fixture_img.c $(LIBGSG) $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  LD    $@"
+	@$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LIBGSG) $(LDLIBS)
+
 $(BUILD)/tests/gpu_%: tests/gpu/%.c tests/unit/check.h $(LIBGSG) $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  LD    $@"

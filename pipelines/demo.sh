@@ -61,7 +61,7 @@ ev=(--data "$data" --recipe fmnist --bank-limit "$bank" --test-limit "$test" --c
 gsg_log "demo: 2/4 k-NN of the trained encoder"
 bash "$P/knn.sh" --ckpt "$out/run/ckpt.gsgt" --label "SimSiam+GSG" --out "$out/trained" "${ev[@]}" >/dev/null
 gsg_log "demo: 3/4 k-NN of a randomly initialised encoder"
-bash "$P/knn.sh" --init fmnist --seed "$seed" --label "random init" --out "$out/random" "${ev[@]}" >/dev/null
+bash "$P/knn.sh" --like "$out/run/ckpt.gsgt" --seed "$seed" --label "random init" --out "$out/random" "${ev[@]}" >/dev/null
 gsg_log "demo: 4/4 k-NN on raw pixels"
 bash "$P/knn.sh" --pixels --label "raw pixels" --out "$out/pixels" "${ev[@]}" >/dev/null
 
@@ -78,7 +78,7 @@ row() { printf '| %-44s | %6s %% | %6s %% |\n' "$1" "$(gsg_pct "$(gsg_json top1 
     echo "| encoder                                      |  top-1   |  top-5   |"
     echo "|----------------------------------------------|----------|----------|"
     row "SimSiam+GSG, $sdone steps = $ep_done epochs on $limit images" "$out/trained/knn.json"
-    row "random init, same ResNet-18 (width 16)" "$out/random/knn.json"
+    row "random init, the same model ($(gsg_ckpt_model "$out/run/ckpt.gsgt"))" "$out/random/knn.json"
     row "raw pixels (784 values)" "$out/pixels/knn.json"
     echo
     echo "Training: $sdone steps of batch $batch ($ep_done of $epochs planned epochs; budget $minutes min) in ${t_train} s."

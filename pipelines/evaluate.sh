@@ -7,13 +7,14 @@ GSG_PROG=${GSG_PROG:-evaluate.sh}
 
 usage() {
     cat <<USAGE
-Usage: $GSG_PROG (--ckpt FILE | --init RECIPE | --pixels) [OPTIONS]
+Usage: $GSG_PROG (--ckpt FILE | --init RECIPE | --like FILE | --pixels) [OPTIONS]
 Encode the train split (the bank / probe training set) and the test split of DATA
 with one encoder, then evaluate with gsg-eval. Prints one result line; writes
 OUT/<mode>.json (gsg-eval --json) and OUT/<mode>.txt (the table).
 
   --ckpt FILE        a gsg-step checkpoint
-  --init RECIPE      a randomly initialised encoder (--seed picks it)
+  --init RECIPE      a randomly initialised encoder of a recipe's model (--seed picks it)
+  --like FILE        a randomly initialised encoder with checkpoint FILE's architecture
   --pixels           raw pixels, no encoder
   --mode M           knn|linear (default knn)
   --data D           data set for gsg-augment (default fashion-mnist)
@@ -39,6 +40,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --ckpt) enc=(--ckpt "$2"); label=${label:-$2}; shift 2 ;;
         --init) enc=(--init "$2"); shift 2 ;;
+        --like) enc=(--like "$2"); shift 2 ;;
         --pixels) enc=(--pixels); shift ;;
         --mode) mode=$2; shift 2 ;;
         --data) data=$2; shift 2 ;;
@@ -57,10 +59,10 @@ while [ $# -gt 0 ]; do
         *) gsg_usage_die "unknown option '$1'" ;;
     esac
 done
-[ ${#enc[@]} -gt 0 ] || gsg_usage_die "give --ckpt FILE, --init RECIPE or --pixels"
+[ ${#enc[@]} -gt 0 ] || gsg_usage_die "give --ckpt FILE, --init RECIPE, --like FILE or --pixels"
 case $mode in knn|linear) ;; *) gsg_usage_die "--mode: '$mode' is not knn or linear" ;; esac
 [[ "$bank" =~ ^[0-9]+$ && "$test" =~ ^[0-9]+$ ]] || gsg_usage_die "--bank-limit and --test-limit take counts"
-[ "${enc[0]}" = --init ] && enc+=(--seed "$seed")
+case ${enc[0]} in --init|--like) enc+=(--seed "$seed") ;; esac
 label=${label:-${enc[*]}}
 cache=${cache:-$out/plain}
 gsg_need_tools gsg-augment gsg-encode gsg-eval

@@ -7,9 +7,13 @@
 #   runs/<method>/seed<S>/  each run's metrics.jsonl, epoch_loss.txt, knn_epochs.txt, ...
 #   <method>.loss.dat, <method>.knn.dat   the plotted curves (mean over seeds)
 # Budget: the defaults (20 epochs on all 60000 images) take hours per seed on a 2-core CPU
-# (about 5 h for experiment-gsg at DESIGN.md's target of ~200 img/s for a GSG step); use
+# (about 5 h for experiment-gsg at the goal of ~200 img/s for a GSG step, docs/performance.md §6); use
 # --device cuda, fewer --epochs / --limit, or --quick (minutes) for a smoke run.
 # Experiments:
+# An experiment directory that holds results is refused unless --resume (RESUME=1: finished
+# runs are kept, unfinished ones continue from their last checkpoint) or --force (FORCE=1:
+# every run is replaced). --report (make report) rebuilds table.md and the plots from the
+# runs already there, training nothing.
 #   gsg            SimSiam vs SimSiam+GSG, BYOL vs BYOL+GSG
 #   no-predictor   SimSiam vs SimSiam+GSG, both without predictor (plain SimSiam collapses)
 #   batch-size     SimSiam vs SimSiam+GSG at batch 64, 128, 256
@@ -32,12 +36,17 @@ Usage: $GSG_PROG --name gsg|no-predictor|batch-size [OPTIONS]
   --quick           the smoke variant (QUICK=1): tiny budget, same outputs
   --data D  --recipe R  --device D  --out DIR (default results)
   --step-args "..." extra gsg-step options for every run
+  --resume          keep finished runs, continue unfinished ones (RESUME=1)
+  --force           replace the results of an earlier experiment (FORCE=1)
+  --report          rebuild table.md and the plots from the runs in OUT/NAME (the settings
+                    they were run with, from OUT/NAME/settings.env); trains nothing
   -h, --help        this help
 Exit status: 0 success, 1 a run failed, 2 usage error.
 USAGE
 }
 name="" epochs="" batch=${BATCH:-256} seeds=${SEEDS:-0} limit="" knn_every=1 cbank="" ctest="" bank="" test=""
 quick=${QUICK:-0} data=${DATA:-fashion-mnist} recipe=${RECIPE:-fmnist} device=${DEVICE:-cpu} outdir=results step_args=""
+resume=${RESUME:-0} force=${FORCE:-0} report=0
 while [ $# -gt 0 ]; do
     case $1 in
         --name) name=$2; shift 2 ;;
@@ -56,10 +65,22 @@ while [ $# -gt 0 ]; do
         --device) device=$2; shift 2 ;;
         --out) outdir=$2; shift 2 ;;
         --step-args) step_args=$2; shift 2 ;;
+        --resume) resume=1; shift ;;
+        --force) force=1; shift ;;
+        --report) report=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) gsg_usage_die "unknown option '$1'" ;;
     esac
 done
+case $resume$force in 00|10|01) ;; 11) gsg_usage_die "--resume and --force exclude each other" ;;
+    *) gsg_usage_die "RESUME=$resume FORCE=$force: expected 0 or 1" ;; esac
+if [ "$report" = 1 ]; then
+    # the settings the experiment was run with
+    [ -n "$name" ] || gsg_usage_die "give --name gsg|no-predictor|batch-size"
+    [ -s "$outdir/$name/settings.env" ] || gsg_die "$outdir/$name/settings.env: not found (no experiment '$name' was run into $outdir)"
+    # shellcheck disable=SC1090
+    . "$outdir/$name/settings.env"
+fi
 if [ "$quick" = 1 ]; then d_ep=2 d_lim=2000 d_cb=2000 d_ct=500 d_b=2000 d_t=1000; else d_ep=20 d_lim=0 d_cb=10000 d_ct=2000 d_b=0 d_t=0; fi
 epochs=${epochs:-$d_ep} limit=${limit:-$d_lim} cbank=${cbank:-$d_cb} ctest=${ctest:-$d_ct} bank=${bank:-$d_b} test=${test:-$d_t}
 for v in epochs batch limit knn_every cbank ctest bank test; do
@@ -74,12 +95,21 @@ case $name in
     "") gsg_usage_die "give --name gsg|no-predictor|batch-size" ;;
     *) gsg_usage_die "--name: '$name' is not gsg, no-predictor or batch-size" ;;
 esac
-gsg_need_tools gsg-augment gsg-step gsg-encode gsg-eval
+gsg_need_tools gsg-augment gsg-step gsg-encode gsg-eval gsg-tensor
 R="$outdir/$name"
-mkdir -p "$R/runs"
 P="$GSG_ROOT/pipelines"
 export GSG_CACHE="$R/plain"
 T0=$(gsg_seconds)
+first_seed=$(set -- $seeds; echo "$1")
+read -r first_label _ <<<"${variants[0]}"
+if [ "$report" = 0 ]; then
+if [ -e "$R/settings.txt" ] && [ "$resume$force" = 00 ]; then
+    gsg_die "$R holds an earlier experiment: --resume (RESUME=1) keeps its finished runs and continues the others, --force (FORCE=1) replaces it, --report (make report) rebuilds its table, or give another --out"
+fi
+mkdir -p "$R/runs"
+for v in name quick epochs seeds limit data recipe device batch knn_every cbank ctest bank test step_args; do
+    printf '%s=%q\n' "$v" "${!v}"
+done >"$R/settings.env"
 {
     echo "experiment=$name quick=$quick epochs=$epochs seeds=$seeds limit=$limit data=$data recipe=$recipe device=$device"
     echo "final k-NN: bank=$bank test=$test (0 = all); curve: every $knn_every epochs, bank=$cbank test=$ctest"
@@ -92,12 +122,17 @@ for seed in $seeds; do
         read -r label method gsg nopred b <<<"$v"
         run="$R/runs/$label/seed$seed"
         np=(); [ "$nopred" = 1 ] && np=(--no-predictor)
+        if [ "$resume" = 1 ] && [ -s "$run/final/knn.json" ] && [ -s "$run/final/collapse.json" ] && grep -q '^steps_done=' "$run/run.txt" 2>/dev/null; then
+            gsg_log "$GSG_PROG: $name: $label seed $seed: finished already, kept"
+            continue
+        fi
         gsg_log "$GSG_PROG: $name: $label seed $seed ($epochs epochs, batch $b)"
-        t=$(gsg_seconds)
+        ra=(); [ "$resume" = 1 ] && ra=(--resume); [ "$force" = 1 ] && ra=(--force)
+        rm -rf "$run/final"
         bash "$P/train.sh" --data "$data" --recipe "$recipe" --method "$method" --gsg "$gsg" "${np[@]}" --epochs "$epochs" \
             --batch "$b" --seed "$seed" --device "$device" --limit "$limit" --knn-every "$knn_every" --knn-bank "$cbank" \
-            --knn-test "$ctest" --step-args "$step_args" --out "$run"
-        echo "$(gsg_elapsed "$t")" >"$run/seconds.txt"
+            --knn-test "$ctest" --step-args "$step_args" "${ra[@]}" --out "$run"
+        sed -n 's/^seconds=//p' "$run/run.txt" | tail -n 1 >"$run/seconds.txt"
         bash "$P/knn.sh" --ckpt "$run/ckpt.gsgt" --label "$label" --out "$run/final" --keep --projections "${ev[@]}" >/dev/null
         tef=$(ls "$run/final"/features_test_*.gsgt | head -n 1)
         # collapse of the projector's output z on the test images (SimSiam paper, fig. 2)
@@ -106,10 +141,30 @@ for seed in $seeds; do
     done
 done
 gsg_log "$GSG_PROG: baselines on the same split"
-bash "$P/knn.sh" --init "$recipe" --seed "$(set -- $seeds; echo "$1")" --label "random init" --out "$R/baseline_random" "${ev[@]}" >/dev/null
-bash "$P/knn.sh" --pixels --label "raw pixels" --out "$R/baseline_pixels" "${ev[@]}" >/dev/null
+# the random encoder has the architecture of the runs (--like: the first run's gsg.config, every
+# run of an experiment has the same), with the first seed's weights
+if [ "$resume" = 0 ] || [ ! -s "$R/baseline_random/knn.json" ]; then
+    bash "$P/knn.sh" --like "$R/runs/$first_label/seed$first_seed/ckpt.gsgt" --seed "$first_seed" --label "random init" \
+        --out "$R/baseline_random" "${ev[@]}" >/dev/null
+fi
+if [ "$resume" = 0 ] || [ ! -s "$R/baseline_pixels/knn.json" ]; then
+    bash "$P/knn.sh" --pixels --label "raw pixels" --out "$R/baseline_pixels" "${ev[@]}" >/dev/null
+fi
+fi   # report = 0
 
 # ---- table ----
+for seed in $seeds; do
+    for v in "${variants[@]}"; do
+        read -r label _ <<<"$v"
+        for f in ckpt.gsgt epoch_loss.txt seconds.txt final/knn.json final/collapse.json; do
+            [ -s "$R/runs/$label/seed$seed/$f" ] || gsg_die "$R/runs/$label/seed$seed/$f: missing (an unfinished run: RESUME=1 make experiment-$name continues it)"
+        done
+    done
+done
+for bl in random pixels; do
+    [ -s "$R/baseline_$bl/knn.json" ] || gsg_die "$R/baseline_$bl/knn.json: missing (RESUME=1 make experiment-$name computes it)"
+done
+
 nseeds=$(set -- $seeds; echo $#)
 pm() { awk -v m="$1" -v s="$2" -v n="$3" 'BEGIN { if (m == "-") print "-"; else if (n > 1) printf "%.2f ± %.2f", 100 * m, 100 * s; else printf "%.2f", 100 * m }'; }
 {
@@ -119,8 +174,8 @@ pm() { awk -v m="$1" -v s="$2" -v n="$3" 'BEGIN { if (m == "-") print "-"; else 
     echo "Final k-NN bank: $(gsg_json train_rows "$R/baseline_pixels/knn.json") training images, $(gsg_json test_rows "$R/baseline_pixels/knn.json") test images."
     [ "$quick" = 1 ] && echo "QUICK=1: a smoke run; these numbers say nothing about the methods."
     echo
-    echo "| method | batch | k-NN top-1 (%) | top-5 (%) | final loss | collapse of z (erank, verdict) | train s |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "| method | model | batch | k-NN top-1 (%) | top-5 (%) | final loss | collapse of z (erank, verdict) | train s |"
+    echo "|---|---|---|---|---|---|---|---|"
     for v in "${variants[@]}"; do
         read -r label method gsg nopred b <<<"$v"
         t1=() t5=() ls=() sec=() er=() vd=""
@@ -133,16 +188,17 @@ pm() { awk -v m="$1" -v s="$2" -v n="$3" 'BEGIN { if (m == "-") print "-"; else 
         read -r m1 s1 n1 <<<"$(gsg_mean_std "${t1[@]}")"; read -r m5 s5 n5 <<<"$(gsg_mean_std "${t5[@]}")"
         read -r ml sl _ <<<"$(gsg_mean_std "${ls[@]}")"; read -r ms _ _ <<<"$(gsg_mean_std "${sec[@]}")"
         read -r me _ _ <<<"$(gsg_mean_std "${er[@]}")"
-        printf '| %s | %s | %s | %s | %.4f | %.1f,%s | %.0f |\n' "$label" "$b" "$(pm "$m1" "$s1" "$n1")" "$(pm "$m5" "$s5" "$n5")" "$ml" "$me" \
+        printf '| %s | %s | %s | %s | %s | %.4f | %.1f,%s | %.0f |\n' "$label" "$(gsg_ckpt_model "$R/runs/$label/seed$first_seed/ckpt.gsgt")" "$b" "$(pm "$m1" "$s1" "$n1")" "$(pm "$m5" "$s5" "$n5")" "$ml" "$me" \
             "$(printf '%s\n' $vd | sort | uniq -c | awk -v n="$nseeds" '{ printf " %s %d/%d", $2, $1, n }')" "$ms"
     done
     for bl in random pixels; do
         j="$R/baseline_$bl/knn.json"
-        printf '| %s | - | %s | %s | - | - | - |\n' "$([ $bl = random ] && echo "random init (seed $(set -- $seeds; echo "$1"))" || echo "raw pixels")" \
+        printf '| %s | %s | - | %s | %s | - | - | - |\n' "$([ $bl = random ] && echo "random init (seed $first_seed)" || echo "raw pixels")" \
+            "$([ $bl = random ] && gsg_ckpt_model "$R/runs/$first_label/seed$first_seed/ckpt.gsgt" || echo -)" \
             "$(gsg_pct "$(gsg_json top1 "$j")")" "$(gsg_pct "$(gsg_json top5 "$j")")"
     done
     echo
-    echo "Total time: $(gsg_elapsed "$T0") s. Curves: loss.png, knn.png (mean over $nseeds seed(s))."
+    echo "Training time, all runs: $(cat "$R"/runs/*/seed*/seconds.txt | awk '{ s += $1 } END { printf "%.0f", s }') s. Curves: loss.png, knn.png (mean over $nseeds seed(s))."
 } >"$R/table.md"
 
 # ---- curves and plots ----

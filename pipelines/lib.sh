@@ -68,3 +68,17 @@ gsg_count_images() {
     gsg-augment --plain --recipe "$recipe" --split train --data "$data" --level 0 "${lim[@]}" |
         gsg-tensor info --name label - | awk 'NR > 1 { gsub(/[\[\]]/, "", $5); n += $5 } END { print n + 0 }'
 }
+
+# gsg_ckpt_text CKPT RECORD: the key=value text of a checkpoint record (gsg.config, gsg.state).
+gsg_ckpt_text() {
+    gsg-tensor to-npy --name "$2" -o - "$1" | /usr/bin/python3 -c 'import sys, numpy as np, io
+sys.stdout.write(np.load(io.BytesIO(sys.stdin.buffer.read())).tobytes().decode())'
+}
+
+# gsg_ckpt_step CKPT: the number of steps a checkpoint has done (gsg.state step=).
+gsg_ckpt_step() { gsg_ckpt_text "$1" gsg.state | sed -n 's/^step=//p'; }
+
+# gsg_ckpt_model CKPT: "arch wWIDTH" from a checkpoint's gsg.config (e.g. "resnet18 w16").
+gsg_ckpt_model() {
+    gsg_ckpt_text "$1" gsg.config | awk -F= '$1 == "arch" { a = $2 } $1 == "width" { w = $2 } END { print a " w" w }'
+}

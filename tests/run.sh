@@ -3,6 +3,7 @@
 # "N passed, N failed, N skipped". Exit status is non-zero when anything failed.
 #   --unit-only   C unit tests only
 #   --gpu         the CPU-vs-CUDA parity tests (tests/gpu) only
+#   --bats FILE.. these bats files only (.ci/run: the reference tests after `make test`)
 # GSG_TEST_SAN=1 also builds and runs the unit tests under ASan+UBSan.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,8 +30,28 @@ run_unit() {   # $1 = binary, $2 = label prefix
     fi
 }
 
+run_bats() {   # $@ = bats files
+    local bf out p s f planned
+    for bf in "$@"; do
+        out="$log/$(basename "$bf").tap"
+        bats --tap "$bf" >"$out" 2>&1
+        p=$(grep -E '^ok ' "$out" | grep -vc '# skip')
+        s=$(grep -E '^ok .*# skip' -c "$out")
+        f=$(grep -c '^not ok ' "$out")
+        planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$out" | head -1)
+        if [ -n "$planned" ] && [ $((p + s + f)) -lt "$planned" ]; then f=$((f + planned - p - s - f)); fi
+        if [ -z "$planned" ]; then f=$((f + 1)); fi
+        pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+        printf '%-40s %3d passed %3d failed %3d skipped\n' "$bf" "$p" "$f" "$s"
+        if [ "$f" -gt 0 ]; then failed_names+=("$bf"); grep -A25 '^not ok ' "$out" | head -80 | sed 's/^/    /'; [ -z "$planned" ] && head -20 "$out"; fi
+    done
+}
+
 if [ "$mode" = "--gpu" ]; then
     for b in "$BUILD"/tests/gpu_test_*; do [ -x "$b" ] && run_unit "$b" ""; done
+elif [ "$mode" = "--bats" ]; then
+    shift
+    run_bats "$@"
 else
     for b in "$BUILD"/tests/test_*; do [ -x "$b" ] && run_unit "$b" ""; done
     if [ "${GSG_TEST_SAN:-0}" = 1 ]; then
@@ -42,23 +63,9 @@ else
     fi
     if [ "$mode" != "--unit-only" ]; then
         mapfile -t batsfiles < <(find tests/tools tests/pipelines -name '*.bats' 2>/dev/null | sort)
-        if [ "${#batsfiles[@]}" -gt 0 ]; then
-            for bf in "${batsfiles[@]}"; do
-                out="$log/$(basename "$bf").tap"
-                bats --tap "$bf" >"$out" 2>&1
-                p=$(grep -E '^ok ' "$out" | grep -vc '# skip')
-                s=$(grep -E '^ok .*# skip' -c "$out")
-                f=$(grep -c '^not ok ' "$out")
-                planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$out" | head -1)
-                if [ -n "$planned" ] && [ $((p + s + f)) -lt "$planned" ]; then f=$((f + planned - p - s - f)); fi
-                if [ -z "$planned" ]; then f=$((f + 1)); fi
-                pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
-                printf '%-40s %3d passed %3d failed %3d skipped\n' "$bf" "$p" "$f" "$s"
-                if [ "$f" -gt 0 ]; then failed_names+=("$bf"); grep -A25 '^not ok ' "$out" | head -80 | sed 's/^/    /'; [ -z "$planned" ] && head -20 "$out"; fi
-            done
-        fi
+        run_bats "${batsfiles[@]}"
     fi
 fi
 if [ "${#failed_names[@]}" -gt 0 ]; then echo "failed: ${failed_names[*]}"; fi
 echo "$pass passed, $fail failed, $skip skipped"
-[ "$fail" -eq 0 ] && { [ "$mode" = "--gpu" ] || [ $((pass + fail)) -gt 0 ]; }
+[ "$fail" -eq 0 ] && { [ "$mode" = "--gpu" ] || [ "$mode" = "--bats" ] || [ $((pass + fail)) -gt 0 ]; }

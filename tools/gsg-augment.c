@@ -1,12 +1,14 @@
-/* gsg-augment: data set in, shuffled and augmented view batches out (DESIGN.md §2).
+/* gsg-augment: data set in, shuffled and augmented view batches out (docs/dataflow.md).
  * Output per batch (seq = global batch number): 'views' u8 [N,V,C,H,W], 'index' i64 [N],
  * 'label' i64 [N]; with --plain: 'images' u8 [N,C,H,W] in data set order. All the
  * work lives in lib/io/dataset.c (readers) and lib/aug (recipes, ops, batches). */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "aug/batch.h"
 #include "core/tool.h"
 #include "io/tstream.h"
@@ -53,7 +55,9 @@ static void usage(void)
            "  -h, --help           this help, on stdout\n"
            "  -V, --version        version\n"
            "\n"
-           "Example: %s --views 4 --limit 16 | gsg-tensor grid -o views.png\n"
+           "Example: %s --views 4 --limit 16 --batch 16 | gsg-tensor grid -o views.png\n"
+           "\n"
+           "A reader that closes the pipe early (gsg-step --steps N, head) is a normal end: exit 0, no message.\n"
            "\n"
            "Exit status: 0 success, 1 runtime failure (bad or truncated data, I/O), 2 usage error.\n",
            PROG, GSG_FASHION_MNIST_DIR, gsg_aug_recipe_names(), PROG);
@@ -159,9 +163,24 @@ static gsg_status emit(struct gsg_aug_batcher *b, struct gsg_tstream_writer *w, 
     return gsg_tstream_write_raw(w, "label", seq, NULL, GSG_DTYPE_I64, 1, d1, lab);
 }
 
+/* The reader closed the pipe: it has all it wanted (gsg-step --steps N), so this is a normal end.
+ * Exit 0 at once, quietly, so that `set -o pipefail` pipelines succeed (the default action would
+ * end the run by the signal: status 141). The handler also replaces an inherited SIG_IGN, under
+ * which writes would fail with EPIPE instead. */
+static void on_sigpipe(int sig)
+{
+    (void)sig;
+    _exit(0);
+}
+
 int main(int argc, char **argv)
 {
     gsg_tool_init(argc, argv, PROG);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigpipe;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
     struct augment_opts o;
     int prc = parse(argc, argv, &o);
     if (prc == -1) return gsg_tool_finish(0);

@@ -11,12 +11,13 @@
 #include "eval/encode.h"
 #include "io/norm.h"
 #include "io/tstream.h"
+#include "nn/net.h"
 
 static const char *PROG = "gsg-encode";
 
 static void usage(void)
 {
-    printf("Usage: %s (--ckpt FILE | --init RECIPE | --pixels) [OPTIONS] [INPUT]\n"
+    printf("Usage: %s (--ckpt FILE | --init RECIPE | --like FILE | --pixels) [OPTIONS] [INPUT]\n"
            "Encode images with a frozen network: backbone features after global average pooling,\n"
            "BatchNorm in eval mode (running statistics).\n"
            "\n"
@@ -28,13 +29,23 @@ static void usage(void)
            "Encoder (exactly one):\n"
            "      --ckpt FILE        a gsg-step checkpoint (its gsg.config gives the model)\n"
            "      --init RECIPE      a freshly initialised network of a recipe (cifar|fmnist|imagenet):\n"
-           "                         the random-encoder baseline; --seed picks the weights\n"
+           "                         the random-encoder baseline; --seed picks the weights; the\n"
+           "                         model options below change its architecture\n"
+           "      --like FILE        a freshly initialised network with the architecture of the\n"
+           "                         checkpoint FILE (its gsg.config): the random-encoder baseline of\n"
+           "                         that run; --seed picks the weights\n"
            "      --pixels           no network: features = pixels/255 flattened (C*H*W)\n"
+           "Model options (with --init; the same names as gsg-step's):\n"
+           "      --arch A           resnet18|resnet34|resnet50\n"
+           "      --width W          backbone base width (features F = 8W, or 32W for resnet50)\n"
+           "      --proj-dim D       projector output and hidden width\n"
+           "      --pred-dim P       predictor hidden width\n"
+           "      --no-predictor     no predictor (as gsg-step --no-predictor)\n"
            "Options:\n"
            "  -o, --output FILE      output stream (default '-', stdout; files are written atomically)\n"
            "      --projections      also write the projector's output\n"
            "      --target           encode with the checkpoint's BYOL target network\n"
-           "      --seed N           --init: initialisation seed (default 0)\n"
+           "      --seed N           --init, --like: initialisation seed (default 0)\n"
            "  -b, --batch N          images per forward pass (default 256); memory is fixed by it\n"
            "      --device D         cpu|cuda (default cpu)\n"
            "      --mean A,B,C       normalisation mean (default: the input's meta, else the recipe's)\n"
@@ -48,14 +59,19 @@ static void usage(void)
            "Exit status: 0 success, 1 runtime failure (bad or truncated input, checkpoint that does\n"
            "not match, no CUDA device), 2 usage error.\n"
            "Example:\n"
-           "  gsg-augment --plain --recipe fmnist DATA | %s --ckpt run/ckpt.gsgt -o feats.gsgt\n",
-           PROG, PROG);
+           "  gsg-augment --plain --recipe fmnist DATA | %s --ckpt run/ckpt.gsgt -o feats.gsgt\n"
+           "  gsg-augment --plain --recipe fmnist DATA | %s --like run/ckpt.gsgt --seed 0 -o random.gsgt\n",
+           PROG, PROG, PROG);
 }
 
 struct encode_opts {
-    const char *input, *output, *ckpt, *init;
-    int pixels, projections, target, force, progress, mean_set, std_set;
-    int64_t seed, batch, level;
+    const char *input, *output, *ckpt, *init, *like, *arch;
+    int pixels, projections, target, force, progress, mean_set, std_set, no_pred;
+    int fresh;                   /* --init or --like: cfg is the model, recipe its recipe */
+    struct gsg_net_config cfg;
+    const char *recipe;
+    char like_recipe[32];
+    int64_t seed, batch, level, width, proj, pred;
     enum gsg_dev dev;
     float mean[3], std[3];
 };
@@ -79,7 +95,8 @@ static int parse_floats3(const char *opt, const char *s, float *v)
 
 static int parse(int argc, char **argv, struct encode_opts *o)
 {
-    enum { O_CKPT = 256, O_INIT, O_PIXELS, O_PROJ, O_TARGET, O_SEED, O_DEVICE, O_MEAN, O_STD, O_PROGRESS };
+    enum { O_CKPT = 256, O_INIT, O_PIXELS, O_PROJ, O_TARGET, O_SEED, O_DEVICE, O_MEAN, O_STD, O_PROGRESS,
+           O_LIKE, O_ARCH, O_WIDTH, O_PROJDIM, O_PREDDIM, O_NOPRED };
     static const struct option lo[] = {
         {"ckpt", required_argument, 0, O_CKPT}, {"init", required_argument, 0, O_INIT},
         {"pixels", no_argument, 0, O_PIXELS}, {"output", required_argument, 0, 'o'},
@@ -87,7 +104,10 @@ static int parse(int argc, char **argv, struct encode_opts *o)
         {"seed", required_argument, 0, O_SEED}, {"batch", required_argument, 0, 'b'},
         {"device", required_argument, 0, O_DEVICE}, {"mean", required_argument, 0, O_MEAN},
         {"std", required_argument, 0, O_STD}, {"level", required_argument, 0, 'l'}, {"force", no_argument, 0, 'f'},
-        {"progress", no_argument, 0, O_PROGRESS}, {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
+        {"progress", no_argument, 0, O_PROGRESS}, {"like", required_argument, 0, O_LIKE},
+        {"arch", required_argument, 0, O_ARCH}, {"width", required_argument, 0, O_WIDTH},
+        {"proj-dim", required_argument, 0, O_PROJDIM}, {"pred-dim", required_argument, 0, O_PREDDIM},
+        {"no-predictor", no_argument, 0, O_NOPRED}, {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->input = "-"; o->output = "-"; o->batch = 256; o->level = 1; o->dev = GSG_DEV_CPU;
@@ -101,6 +121,16 @@ static int parse(int argc, char **argv, struct encode_opts *o)
             o->init = optarg;
             break;
         case O_PIXELS: o->pixels = 1; break;
+        case O_LIKE: o->like = optarg; break;
+        case O_ARCH:
+            if (strcmp(optarg, "resnet18") && strcmp(optarg, "resnet34") && strcmp(optarg, "resnet50"))
+                return gsg_tool_usage_error("--arch: '%s' is not resnet18, resnet34 or resnet50", optarg);
+            o->arch = optarg;
+            break;
+        case O_WIDTH: if (gsg_parse_i64("--width", optarg, 1, 1024, &o->width)) return 2; break;
+        case O_PROJDIM: if (gsg_parse_i64("--proj-dim", optarg, 1, 65536, &o->proj)) return 2; break;
+        case O_PREDDIM: if (gsg_parse_i64("--pred-dim", optarg, 1, 65536, &o->pred)) return 2; break;
+        case O_NOPRED: o->no_pred = 1; break;
         case 'o': o->output = optarg; break;
         case O_PROJ: o->projections = 1; break;
         case O_TARGET: o->target = 1; break;
@@ -124,11 +154,45 @@ static int parse(int argc, char **argv, struct encode_opts *o)
     }
     if (optind < argc) o->input = argv[optind++];
     if (optind < argc) return gsg_tool_usage_error("unexpected argument '%s'", argv[optind]);
-    if (!!o->ckpt + !!o->init + o->pixels != 1) return gsg_tool_usage_error("give exactly one of --ckpt FILE, --init RECIPE, --pixels");
+    if (!!o->ckpt + !!o->init + !!o->like + o->pixels != 1)
+        return gsg_tool_usage_error("give exactly one of --ckpt FILE, --init RECIPE, --like FILE, --pixels");
+    const char *mopt = o->arch ? "--arch" : o->width ? "--width" : o->proj ? "--proj-dim" : o->pred ? "--pred-dim"
+                     : o->no_pred ? "--no-predictor" : NULL;
+    if (mopt && !o->init)
+        return gsg_tool_usage_error("%s needs --init (%s)", mopt, o->like ? "--like takes the whole model from its checkpoint"
+                                                                          : "a checkpoint's model is its own");
+    if (o->no_pred && o->pred) return gsg_tool_usage_error("--no-predictor and --pred-dim exclude each other");
     if (o->target && !o->ckpt) return gsg_tool_usage_error("--target needs --ckpt");
     if (o->pixels && o->projections) return gsg_tool_usage_error("--pixels has no projections");
     if (o->mean_set != o->std_set) return gsg_tool_usage_error("give --mean and --std together");
     return 0;
+}
+
+/* The model of a fresh network: the recipe's with the model options (--init), or the checkpoint's
+ * (--like, whose recipe= names the normalisation). */
+static gsg_status resolve_model(struct encode_opts *o)
+{
+    o->recipe = o->init;
+    if (o->pixels || o->ckpt) return GSG_OK;
+    o->fresh = 1;
+    if (o->like) {
+        char *config = NULL, *state = NULL;
+        GSG_TRY(gsg_ckpt_read_text(o->like, &config, &state));
+        gsg_status st = gsg_net_config_parse(&o->cfg, config ? config : "");
+        if (st < 0) gsg_err_prefix(st, "%s: gsg.config", o->like);
+        else if (!gsg_meta_get(config ? config : "", "recipe", o->like_recipe, sizeof o->like_recipe)) o->like_recipe[0] = 0;
+        free(config);
+        free(state);
+        o->recipe = o->like_recipe;
+        return st;
+    }
+    GSG_TRY(gsg_net_config_recipe(&o->cfg, o->init));
+    if (o->arch) o->cfg.arch = !strcmp(o->arch, "resnet18") ? GSG_ARCH_RESNET18 : !strcmp(o->arch, "resnet34") ? GSG_ARCH_RESNET34 : GSG_ARCH_RESNET50;
+    if (o->width) o->cfg.width = (int)o->width;
+    if (o->proj) o->cfg.proj_dim = o->cfg.proj_hidden = (int)o->proj;
+    if (o->pred) o->cfg.pred_hidden = (int)o->pred;
+    if (o->no_pred) o->cfg.pred_hidden = 0;
+    return gsg_net_config_check(&o->cfg);
 }
 
 /* Normalisation for a batch: options, else the record's meta, else the recipe's constants. */
@@ -169,7 +233,8 @@ static gsg_status encode_batch(struct encode_state *s, const struct encode_opts 
         if (o->pixels) {
             s->F = C * H * W;
         } else {
-            struct gsg_encoder_spec sp = { .ckpt = o->ckpt, .recipe = o->init, .seed = (uint64_t)o->seed, .use_target = o->target,
+            struct gsg_encoder_spec sp = { .ckpt = o->ckpt, .recipe = o->recipe, .config = o->fresh ? &o->cfg : NULL,
+                                           .seed = (uint64_t)o->seed, .use_target = o->target,
                                            .projections = o->projections, .max_batch = o->batch, .C = C, .H = H, .W = W, .dev = o->dev };
             GSG_TRY(gsg_encoder_create(&s->enc, &sp));
             s->F = gsg_encoder_feature_dim(s->enc);
@@ -196,7 +261,9 @@ static gsg_status encode_batch(struct encode_state *s, const struct encode_opts 
     char meta[GSG_TSTREAM_MAX_META];
     snprintf(meta, sizeof meta, "%s", rec->meta ? rec->meta : "");
     if (o->ckpt) gsg_meta_add(meta, sizeof meta, "encoder", "%s%s", o->ckpt, o->target ? " (target)" : "");
-    else if (o->init) gsg_meta_add(meta, sizeof meta, "encoder", "init:%s:seed=%lld", o->init, (long long)o->seed);
+    else if (o->fresh)
+        gsg_meta_add(meta, sizeof meta, "encoder", "init:%s:%s%s:%s:width=%d:seed=%lld", o->recipe, o->like ? "like=" : "",
+                     o->like ? o->like : "", gsg_arch_name(o->cfg.arch), o->cfg.width, (long long)o->seed);
     else gsg_meta_add(meta, sizeof meta, "encoder", "pixels");
     int64_t hd[2] = { N, s->F }, zd[2] = { N, s->D };
     GSG_TRY(gsg_tstream_write_raw(w, "features", rec->seq, meta, GSG_DTYPE_F32, 2, hd, s->h));
@@ -221,7 +288,8 @@ int main(int argc, char **argv)
     memset(&s, 0, sizeof s);
     struct gsg_progress pg;
     gsg_progress_init(&pg, o.progress, "encode", 0);
-    gsg_status st = gsg_tstream_open_read(&r, o.input);
+    gsg_status st = resolve_model(&o);
+    if (st >= 0) st = gsg_tstream_open_read(&r, o.input);
     if (st >= 0) st = gsg_tstream_open_write(&w, o.output, (int)o.level);
     struct gsg_record rec;
     while (st >= 0 && (st = gsg_tstream_read(r, &rec)) == GSG_OK) {

@@ -16,7 +16,7 @@ static const char *PROG = "gsg-select";
 static void usage(void)
 {
     printf("Usage: %s [OPTIONS] [INPUT]\n"
-           "Re-derive Guided Stop-Gradient choices (DESIGN.md §3) from projection streams.\n"
+           "Re-derive Guided Stop-Gradient choices (docs/algorithm.md §4) from projection streams.\n"
            "\n"
            "INPUT (default '-', stdin) holds records 'gsg.z' f32 [4,N,D]: the raw projections of\n"
            "views A1,A2 (image n) and B1,B2 (image r[n]), as gsg-step --dump writes them.\n"

@@ -5,9 +5,11 @@
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "core/afile.h"
 #include "core/tool.h"
 #include "io/norm.h"
@@ -20,7 +22,7 @@ static const char *PROG = "gsg-step";
 static void usage(void)
 {
     printf("Usage: %s [OPTIONS] [-i INPUT]\n"
-           "Train SimSiam or BYOL, with or without Guided Stop-Gradient (DESIGN.md §3), from the view\n"
+           "Train SimSiam or BYOL, with or without Guided Stop-Gradient (docs/algorithm.md), from the view\n"
            "batches of gsg-augment (records 'views' u8 [N,V,C,H,W], 'index', 'label'; stdin by default).\n"
            "Inputs are normalised with the mean=/std= meta of 'views'.\n"
            "\n"
@@ -43,7 +45,8 @@ static void usage(void)
            "      --momentum X        SGD momentum (0.9)\n"
            "      --ema X             BYOL target momentum (0.99)\n"
            "      --ema-cosine        BYOL: raise the target momentum to 1 along a cosine\n"
-           "      --epochs E          epochs for the cosine schedule\n"
+           "      --epochs E          epochs for the cosine schedule (default: the stream's epochs= meta,\n"
+           "                          else the recipe's)\n"
            "      --warmup E          linear warmup epochs (0)\n"
            "      --steps-per-epoch S batches per epoch (default: the stream's batches_per_epoch= meta)\n"
            "      --seed S            initialisation and pairing seed (default: the stream's seed= meta, else 0)\n"
@@ -54,8 +57,10 @@ static void usage(void)
            "      --ckpt FILE         checkpoint, written atomically every --save-every steps and at the end\n"
            "      --save-every K      (default 0: only at the end)\n"
            "      --resume FILE       continue a checkpoint; the input's batches before its step are skipped\n"
-           "      --metrics FILE      JSON lines per step: loss, lr, GSG choice counts k0..k3, collapse\n"
-           "                          monitors (erank_z, erank_h, std_z, cos_views), img_s\n"
+           "      --metrics FILE      a log of JSON lines, one per step, appended and flushed as the run goes\n"
+           "                          (tail -f works; kept on errors and signals): loss, lr, GSG choice counts\n"
+           "                          k0..k3, collapse monitors (erank_z, erank_h, std_z, cos_views), img_s.\n"
+           "                          With --resume, the lines from the checkpoint's step on are dropped first\n"
            "      --monitor-every K   compute the collapse monitors every K steps (default 1)\n"
            "      --dump DIR          write DIR/dump.gsgt: gsg.z f32 [4,N,D], gsg.perm, gsg.choice, gsg.loss\n"
            "      --dump-every K      steps between dumps (default 1)\n"
@@ -70,11 +75,19 @@ static void usage(void)
            "      --threads T         OpenMP threads\n"
            "      --device D          cpu|cuda (default cpu)\n"
            "      --progress          progress line with ETA on stderr even when it is not a terminal\n"
+           "      --print-config      print the resolved recipe and hyper-parameters (key=value lines, from the\n"
+           "                          options and the first batch's meta) on stdout and exit; every run also\n"
+           "                          states them on its first stderr line\n"
            "  -h, --help              this help, on stdout\n"
            "  -V, --version           version\n"
            "\n"
-           "Exit status: 0 success, 1 runtime failure (bad input, non-finite loss: the last good\n"
-           "checkpoint stays as it was), 2 usage error.\n",
+           "A stream that ends before the schedule (or --steps) is complete is an error: the checkpoint of\n"
+           "the steps done is written, and the message names both step counts.\n"
+           "\n"
+           "Exit status: 0 success, 1 runtime failure (bad input, a stream shorter than the schedule,\n"
+           "non-finite loss: the last good checkpoint stays as it was), 2 usage error; on SIGINT/SIGTERM one\n"
+           "line names the step and the last checkpoint, and the run ends by that signal (status 130/143\n"
+           "in the shell) with the checkpoint and the metrics as they were.\n",
            PROG);
 }
 
@@ -82,7 +95,7 @@ enum {
     O_METHOD = 256, O_GSG, O_PAIRING, O_DISTANCE, O_NOPRED, O_FIXPRED, O_RECIPE, O_ARCH, O_WIDTH, O_PROJ, O_PRED,
     O_LR, O_WD, O_MOM, O_EMA, O_EMACOS, O_EPOCHS, O_WARMUP, O_SPE, O_SEED, O_RANK, O_STEPS, O_CKPT, O_SAVE, O_RESUME,
     O_METRICS, O_MONITOR, O_DUMP, O_DUMPEVERY, O_THREADS, O_DEVICE, O_PROGRESS,
-    O_KNN_EVERY, O_KNN_BANK, O_KNN_TEST, O_KNN_K, O_KNN_T,
+    O_KNN_EVERY, O_KNN_BANK, O_KNN_TEST, O_KNN_K, O_KNN_T, O_PRINTCFG,
 };
 
 struct step_opts {
@@ -90,7 +103,7 @@ struct step_opts {
     int64_t knn_every, knn_k;
     double knn_t;
     enum gsg_method method;
-    int gsg, no_pred, fix_pred, ema_cos, progress, pairing_set, dist_set;
+    int gsg, no_pred, fix_pred, ema_cos, progress, pairing_set, dist_set, print_config;
     enum gsg_pairing pairing;
     enum gsg_dist dist;
     int64_t width, proj, pred, epochs, warmup, spe, seed, rank, steps, save_every, monitor_every, dump_every, threads;
@@ -112,7 +125,7 @@ static int parse(int argc, char **argv, struct step_opts *o)
         {"monitor-every", 1, 0, O_MONITOR}, {"dump", 1, 0, O_DUMP}, {"dump-every", 1, 0, O_DUMPEVERY},
         {"threads", 1, 0, O_THREADS}, {"device", 1, 0, O_DEVICE}, {"progress", 0, 0, O_PROGRESS},
         {"knn-every", 1, 0, O_KNN_EVERY}, {"knn-bank", 1, 0, O_KNN_BANK}, {"knn-test", 1, 0, O_KNN_TEST},
-        {"knn-k", 1, 0, O_KNN_K}, {"knn-t", 1, 0, O_KNN_T},
+        {"knn-k", 1, 0, O_KNN_K}, {"knn-t", 1, 0, O_KNN_T}, {"print-config", 0, 0, O_PRINTCFG},
         {"input", 1, 0, 'i'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->input = "-";
@@ -182,6 +195,7 @@ static int parse(int argc, char **argv, struct step_opts *o)
             else return gsg_tool_usage_error("--device: '%s' is not cpu or cuda", optarg);
             break;
         case O_PROGRESS: o->progress = 1; break;
+        case O_PRINTCFG: o->print_config = 1; break;
         case O_KNN_EVERY: if (gsg_parse_i64("--knn-every", optarg, 1, 1000000, &o->knn_every)) return 2; break;
         case O_KNN_BANK: o->knn_bank = optarg; break;
         case O_KNN_TEST: o->knn_test = optarg; break;
@@ -232,6 +246,7 @@ static gsg_status make_config(struct gsg_train_config *c, const struct step_opts
     if (o->set_ema) c->ema = o->ema;
     c->ema_cosine = o->ema_cos;
     if (o->epochs) c->epochs = o->epochs;
+    else if (gsg_meta_get(rec->meta, "epochs", v, sizeof v) && atoll(v) > 0) c->epochs = atoll(v);   /* 0: endless */
     c->warmup = o->warmup;
     c->rank = o->rank;
     c->batch = rec->t.dims[0];
@@ -284,8 +299,106 @@ static gsg_status write_metrics(FILE *f, const struct gsg_train_stats *s, const 
         fprintf(f, ",\"knn_k\":%lld,\"knn_queries\":%lld", (long long)knn->k_used, (long long)knn->scored);
     }
     fputs("}\n", f);
-    fflush(f);   /* one line per step: the .tmp file can be followed while the run goes on */
+    fflush(f);   /* one line per step: the log can be followed (tail -f) while the run goes on */
     return ferror(f) ? gsg_err_set(GSG_E_IO, "metrics: write error: %s", strerror(errno)) : GSG_OK;
+}
+
+/* Open the --metrics log under its own name. A fresh run starts it empty; a resumed run keeps the
+ * complete lines of the steps before the checkpoint's (before_step) and drops the rest, rewriting
+ * the file atomically before appending to it. Devices and FIFOs are written as they are. */
+static gsg_status metrics_open(FILE **out, const char *path, int resume, int64_t before_step)
+{
+    *out = NULL;
+    if (!strcmp(path, "-")) { *out = stdout; return GSG_OK; }
+    struct stat sb;
+    int regular = stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+    if (resume && regular) {
+        FILE *f = fopen(path, "rb");
+        if (!f) return gsg_err_set(GSG_E_IO, "%s: cannot open: %s", path, strerror(errno));
+        char *keep = malloc((size_t)sb.st_size + 1), *line = NULL;
+        size_t kn = 0, cap = 0;
+        ssize_t n;
+        if (!keep) { fclose(f); return gsg_err_set(GSG_E_NOMEM, "%s: out of memory", path); }
+        while ((n = getline(&line, &cap, f)) > 0) {
+            long long step;
+            if (line[n - 1] == '\n' && sscanf(line, "{\"step\":%lld", &step) == 1 && step < before_step) {
+                memcpy(keep + kn, line, (size_t)n);
+                kn += (size_t)n;
+            }
+        }
+        int bad = ferror(f);
+        free(line);
+        fclose(f);
+        gsg_status st = bad ? gsg_err_set(GSG_E_IO, "%s: read error: %s", path, strerror(errno))
+                            : gsg_afile_write_all(path, keep, kn);
+        free(keep);
+        GSG_TRY(st);
+    }
+    FILE *f = fopen(path, resume || !regular ? "ab" : "wb");
+    if (!f) return gsg_err_set(GSG_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    *out = f;
+    return GSG_OK;
+}
+
+/* SIGINT/SIGTERM/SIGHUP: one line naming the step and the last checkpoint, then the temporary files'
+ * cleanup (core/afile) and death by the same signal. Async-signal-safe: write(2), sigaction. */
+static volatile int64_t g_sig_step = -1, g_sig_saved = -1;
+static volatile int g_sig_progress;
+
+static size_t put_str(char *b, size_t n, const char *x)
+{
+    while (*x) b[n++] = *x++;
+    return n;
+}
+
+static size_t put_i64(char *b, size_t n, int64_t v)
+{
+    char d[24];
+    int k = 0;
+    if (v < 0) { b[n++] = '-'; v = -v; }
+    do { d[k++] = (char)('0' + v % 10); v /= 10; } while (v);
+    while (k) b[n++] = d[--k];
+    return n;
+}
+
+static void on_interrupt(int sig)
+{
+    char b[256];
+    size_t n = 0;
+    int64_t step = g_sig_step, saved = g_sig_saved;
+    if (g_sig_progress) n = put_str(b, n, "\r\033[K");
+    n = put_str(b, n, PROG);
+    if (step < 0) n = put_str(b, n, ": interrupted before the first step");
+    else { n = put_str(b, n, ": interrupted at step "); n = put_i64(b, n, step); }
+    if (saved < 0) n = put_str(b, n, ", no checkpoint written\n");
+    else { n = put_str(b, n, ", last checkpoint at step "); n = put_i64(b, n, saved); b[n++] = '\n'; }
+    ssize_t w = write(STDERR_FILENO, b, n);
+    (void)w;
+    gsg_afile_install_signals();   /* its handler removes the temporary files, then dies by sig */
+    raise(sig);                    /* pending until this handler returns */
+}
+
+static void install_interrupt(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+/* The resolved configuration as key=value text (the checkpoint's gsg.config and the run's extras). */
+static void config_text(char *buf, size_t cap, const struct gsg_train_config *c, const struct step_opts *o,
+                        int64_t total, int64_t stop)
+{
+    if (gsg_train_config_format(c, buf, cap)) { snprintf(buf, cap, "recipe=%s\n", c->recipe); }
+    gsg_meta_add(buf, cap, "lr_pred", "%.9g", gsg_train_base_lr(c));
+    gsg_meta_add(buf, cap, "total_steps", "%lld", (long long)total);
+    gsg_meta_add(buf, cap, "stop_step", "%lld", (long long)stop);
+    gsg_meta_add(buf, cap, "threads", "%d", o->threads ? (int)o->threads : omp_get_max_threads());
+    gsg_meta_add(buf, cap, "device", "%s", o->dev == GSG_DEV_CUDA ? "cuda" : "cpu");
 }
 
 static gsg_status write_dump(struct gsg_tstream_writer *w, float *zbuf, const struct gsg_train_stats *s, enum gsg_dist dist)
@@ -330,10 +443,11 @@ int main(int argc, char **argv)
     if (prc) return prc;
     if (gsg_tool_stdin_is_tty(o.input)) return gsg_tool_usage_error("refusing to read a binary stream from a terminal (use -i FILE or a pipe)");
     if (o.threads) omp_set_num_threads((int)o.threads);
+    install_interrupt();
 
     struct gsg_tstream_reader *r = NULL;
     struct gsg_tstream_writer *dw = NULL;
-    struct gsg_afile *mf = NULL;
+    FILE *mf = NULL;
     struct gsg_trainer *tr = NULL;
     struct gsg_knn_monitor *mon = NULL;
     float *zbuf = NULL;
@@ -373,6 +487,18 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    {
+        int64_t total0 = cfg.epochs * cfg.steps_per_epoch, stop0 = o.steps && o.steps < total0 ? o.steps : total0;
+        char text[4096];
+        config_text(text, sizeof text, &cfg, &o, total0, stop0);
+        if (o.print_config) {
+            fputs(text, stdout);
+            st = GSG_OK;
+            goto out;
+        }
+        for (char *q = text; *q; q++) if (*q == '\n') *q = q[1] ? ' ' : 0;
+        fprintf(stderr, "%s: config: %s\n", PROG, text);
+    }
     if ((st = gsg_trainer_create(&tr, &cfg, o.dev)) < 0) goto out;
     gsg_trainer_set_monitor_every(tr, o.monitor_every);
     if (o.resume && (st = gsg_trainer_load(tr, o.resume)) < 0) goto out;
@@ -384,7 +510,7 @@ int main(int argc, char **argv)
     }
     int64_t total = gsg_trainer_total_steps(tr);
     int64_t stop = o.steps && o.steps < total ? o.steps : total;
-    if (o.metrics && (st = gsg_afile_open(&mf, o.metrics)) < 0) goto out;
+    if (o.metrics && (st = metrics_open(&mf, o.metrics, o.resume != NULL, gsg_trainer_step_index(tr))) < 0) goto out;
     if (o.dump) {
         if (mkdir(o.dump, 0777) != 0 && errno != EEXIST) { st = gsg_err_set(GSG_E_IO, "%s: cannot create directory: %s", o.dump, strerror(errno)); goto out; }
         char dp[4096];
@@ -394,7 +520,10 @@ int main(int argc, char **argv)
         if (!zbuf) { st = gsg_err_set(GSG_E_NOMEM, "out of memory"); goto out; }
     }
     last_saved = o.resume ? gsg_trainer_step_index(tr) : -1;
+    g_sig_saved = last_saved;
+    g_sig_step = gsg_trainer_step_index(tr);
     gsg_progress_init(&prog, o.progress, "step", stop);
+    g_sig_progress = prog.enabled;
     double img = 0, t_run = gsg_now();
     int have = 1;   /* rec holds a views record */
     while (gsg_trainer_step_index(tr) < stop) {
@@ -425,12 +554,12 @@ int main(int argc, char **argv)
                 else if (last_saved >= 0)
                     gsg_err_set(st, "%s: stopped; the last good checkpoint %s (step %lld) is unchanged", m, o.ckpt, (long long)last_saved);
                 else gsg_err_set(st, "%s: stopped; no checkpoint had been saved yet", m);
-                if (mf) { gsg_afile_commit(mf); mf = NULL; }   /* the metrics up to here are valid */
-                goto out;
+                goto out;   /* the metrics log keeps the lines up to here */
             }
             if (st < 0) goto out;
             img += (double)N;
             int64_t done = gsg_trainer_step_index(tr);
+            g_sig_step = done;
             struct gsg_knn_result kr, *krp = NULL;
             if (mon && ((done % cfg.steps_per_epoch == 0 && (done / cfg.steps_per_epoch) % o.knn_every == 0) || done == total)) {
                 double t0 = gsg_now();
@@ -441,11 +570,12 @@ int main(int argc, char **argv)
                             PROG, (long long)done, (double)done / (double)cfg.steps_per_epoch, 100 * kr.top1, 100 * kr.top5,
                             (long long)gsg_knn_monitor_bank_size(mon), (long long)kr.scored, gsg_now() - t0);
             }
-            if (mf && (st = write_metrics(mf->f, &s, krp)) < 0) goto out;
+            if (mf && (st = write_metrics(mf, &s, krp)) < 0) goto out;
             if (dw && s.step % o.dump_every == 0 && (st = write_dump(dw, zbuf, &s, cfg.dist)) < 0) goto out;
             if (o.ckpt && o.save_every && done % o.save_every == 0 && done < stop) {
                 if ((st = gsg_trainer_save(tr, o.ckpt)) < 0) goto out;
                 last_saved = done;
+                g_sig_saved = done;
             }
             char extra[160];
             snprintf(extra, sizeof extra, "epoch %lld loss %.4f k %lld/%lld/%lld/%lld %.1f img/s", (long long)s.epoch, s.loss,
@@ -456,13 +586,27 @@ int main(int argc, char **argv)
         if ((st = read_rest(r, N, seq)) < 0) goto out;
     }
     gsg_progress_finish(&prog, gsg_trainer_step_index(tr), NULL);
+    const int64_t got = gsg_trainer_step_index(tr);
     if (o.ckpt && (st = gsg_trainer_save(tr, o.ckpt)) < 0) goto out;
+    g_sig_saved = o.ckpt ? got : g_sig_saved;
     if (dw) { st = gsg_tstream_close(dw); dw = NULL; if (st < 0) goto out; }
-    if (mf) { st = gsg_afile_commit(mf); mf = NULL; if (st < 0) goto out; }
+    if (got < stop) {
+        /* the stream ended before the schedule: the steps done are saved, but this is no success */
+        const int64_t spe = cfg.steps_per_epoch;
+        char saved[4200] = "no --ckpt was given";
+        if (o.ckpt) snprintf(saved, sizeof saved, "the checkpoint %s is at step %lld", o.ckpt, (long long)got);
+        char want[96];
+        if (stop < total) snprintf(want, sizeof want, "%lld steps (--steps)", (long long)stop);
+        else snprintf(want, sizeof want, "%lld steps (%lld epochs of %lld batches)", (long long)stop, (long long)cfg.epochs, (long long)spe);
+        st = gsg_err_set(GSG_E_TRUNCATED, "%s: the stream ended at step %lld (%.4g epochs), expected %s; %s; give gsg-augment "
+                         "--epochs %lld, or gsg-step --epochs/--steps", gsg_tstream_path(r), (long long)got,
+                         (double)got / (double)spe, want, saved, (long long)((stop + spe - 1) / spe));
+        goto out;
+    }
     st = GSG_OK;
 out:
     if (dw) gsg_tstream_abort(dw);
-    if (mf) gsg_afile_abort(mf);
+    if (mf && mf != stdout && fclose(mf) != 0 && st >= 0) st = gsg_err_set(GSG_E_IO, "%s: write error: %s", o.metrics, strerror(errno));
     if (r) gsg_tstream_close_read(r);
     gsg_trainer_destroy(tr);
     gsg_knn_monitor_destroy(mon);

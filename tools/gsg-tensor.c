@@ -30,7 +30,8 @@ static const char *usage_text =
     "  slice     the selected records cut along dim 0 with --range A:B, as a stream\n"
     "  cat       validate and concatenate streams into one (a single end record)\n"
     "  from-npy  NAME=FILE.npy... -> one stream (one record per file)\n"
-    "  to-npy    the first selected record -> .npy (byte-identical to numpy's np.save)\n"
+    "  to-npy    the selected records -> one .npy (byte-identical to numpy's np.save); records\n"
+    "            of one name (a tensor written in batches) are concatenated on dim 0\n"
     "  export    --format safetensors: the selected records -> one safetensors file\n"
     "  grid      u8 [N,C,H,W] or [N,V,C,H,W] -> one PNG/JPEG contact sheet, one row\n"
     "            per image with its views side by side (C = 1 or 3)\n"
@@ -586,42 +587,88 @@ static int cmd_fromnpy(const struct opts *o)
 }
 
 /* ---------------- to-npy ---------------- */
-struct first_ctx { struct gsg_tensor t; char name[256]; int found; };
+/* Every selected record: one .npy. Records of one name, dtype and trailing shape (a tensor
+ * written in batches, one record per seq) are concatenated along dim 0 in stream order;
+ * records that cannot be stacked are refused, naming how many matched. */
+struct tonpy_ctx {
+    struct gsg_tensor t;      /* the result; data is buf */
+    unsigned char *buf;
+    size_t len, cap;
+    char name[256], first[300], bad[400];
+    uint64_t n;               /* selected records */
+};
 
-static gsg_status first_rec(void *vctx, struct gsg_tstream_reader *r, struct gsg_record *rec, const char *file)
+static gsg_status tonpy_rec(void *vctx, struct gsg_tstream_reader *r, struct gsg_record *rec, const char *file)
 {
-    (void)file;
-    struct first_ctx *c = vctx;
-    GSG_TRY(gsg_tstream_record_take(r, rec));
-    c->t = rec->t;
-    snprintf(c->name, sizeof c->name, "%s", rec->name);
-    c->found = 1;
-    return GSG_END + 1;
+    (void)r;
+    struct tonpy_ctx *c = vctx;
+    const struct gsg_tensor *t = &rec->t;
+    char shape[200];
+    c->n++;
+    if (c->bad[0]) return GSG_OK;   /* already refused: keep counting */
+    if (c->n == 1) {
+        c->t = *t;
+        c->t.data = NULL;
+        c->t.owned = 0;
+        snprintf(c->name, sizeof c->name, "%s", rec->name);
+        snprintf(c->first, sizeof c->first, "record %llu '%s' %s %s", (unsigned long long)rec->index, rec->name,
+                 gsg_dtype_name(t->dtype), gsg_shape_str(shape, sizeof shape, t->ndim, t->dims));
+    } else {
+        int same = strcmp(rec->name, c->name) == 0 && t->dtype == c->t.dtype && t->ndim == c->t.ndim && t->ndim >= 1;
+        for (int d = 1; same && d < t->ndim; d++) same = t->dims[d] == c->t.dims[d];
+        if (!same) {
+            snprintf(c->bad, sizeof c->bad, "%s: record %llu '%s' %s %s", file, (unsigned long long)rec->index, rec->name,
+                     gsg_dtype_name(t->dtype), gsg_shape_str(shape, sizeof shape, t->ndim, t->dims));
+            return GSG_OK;
+        }
+        c->t.dims[0] += t->dims[0];
+    }
+    size_t nb = gsg_tensor_nbytes(t);
+    if (c->len + nb > c->cap) {
+        size_t cap = c->cap ? c->cap : 1 << 16;
+        while (cap < c->len + nb) cap *= 2;
+        unsigned char *p = realloc(c->buf, cap);
+        if (!p) return gsg_err_set(GSG_E_NOMEM, "to-npy: out of memory for %zu bytes", cap);
+        c->buf = p;
+        c->cap = cap;
+    }
+    if (nb) memcpy(c->buf + c->len, t->data, nb);
+    c->len += nb;
+    return GSG_OK;
 }
 
 static int cmd_tonpy(const struct opts *o)
 {
     int rc;
     if ((rc = refuse_tty_out(o, "a .npy file")) || (rc = refuse_tty_in(o))) return rc;
-    struct first_ctx c;
+    struct tonpy_ctx c;
     memset(&c, 0, sizeof c);
-    gsg_status st = for_each_record(o, first_rec, &c);
-    if (st < 0) return gsg_tool_report(st);
-    if (!c.found) return gsg_tool_fail("no record matches the selection (see 'gsg-tensor info')");
+    gsg_status st = for_each_record(o, tonpy_rec, &c);
+    if (st < 0) { free(c.buf); return gsg_tool_report(st); }
+    if (!c.n) return gsg_tool_fail("no record matches the selection (see 'gsg-tensor info')");
+    if (c.bad[0]) {
+        free(c.buf);
+        return gsg_tool_fail("%llu records match the selection and do not stack on dim 0 (%s; %s): select one with --name and --seq",
+                             (unsigned long long)c.n, c.first, c.bad);
+    }
+    static unsigned char empty[1];
+    c.t.data = c.buf ? c.buf : empty;
     if (c.t.dtype == GSG_DTYPE_BF16) {   /* numpy has no bf16: widen to f32 */
         struct gsg_tensor f;
         st = gsg_tensor_alloc(&f, GSG_DTYPE_F32, GSG_DEV_CPU, c.t.ndim, c.t.dims);
-        if (st < 0) { gsg_tensor_free(&c.t); return gsg_tool_report(st); }
+        if (st < 0) { free(c.buf); return gsg_tool_report(st); }
         int64_t n = gsg_tensor_numel(&c.t);
         for (int64_t i = 0; i < n; i++) ((float *)f.data)[i] = gsg_bf16_to_f32(((uint16_t *)c.t.data)[i]);
-        gsg_tensor_free(&c.t);
+        free(c.buf);
+        c.buf = NULL;
         c.t = f;
     }
     if (is_special(o->out)) {
         FILE *f = open_special(o->out, &st);
         if (f) st = close_special(f, o->out, gsg_npy_write(f, o->out, &c.t));
     } else st = gsg_npy_save(o->out, &c.t);
-    gsg_tensor_free(&c.t);
+    if (c.t.owned) gsg_tensor_free(&c.t);
+    free(c.buf);
     return gsg_tool_report(st);
 }
 

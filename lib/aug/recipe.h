@@ -1,4 +1,4 @@
-/* recipe.h: augmentation recipes by name (DESIGN.md §4): image size, channels,
+/* recipe.h: augmentation recipes by name (docs/algorithm.md §7): image size, channels,
  * the random augmentation parameters, the --plain (eval) resize, and the
  * normalisation mean/std that gsg-step applies to the u8 views. */
 #ifndef GSG_AUG_RECIPE_H

@@ -6,8 +6,11 @@
  *            pass 2: y = (x - mean) * scale + beta  (+ ReLU when fused).
  *   backward pass 1: sum(dy), sum(dy * (x - mean)) in double;
  *            pass 2: dx = P dy + Q (x - mean) + R.
- * Rows are split statically over threads; each thread sums into its own cache-line-aligned partial
- * arrays, reduced once by one thread. Small C (16, 32, ...) would leave the inner loop short, so
+ * The reductions are cut into a fixed number of chunks of rows that depends on M and C only (never
+ * on the thread count): each chunk sums its rows in order into its own partial arrays, the threads
+ * share out whole chunks, and every channel then adds the chunk partials in chunk order. So the
+ * statistics and gradients are the same bits for any number of threads, run after run. The
+ * elementwise passes split rows statically over threads. Small C (16, 32, ...) would leave the inner loop short, so
  * k = 64/C consecutive rows are treated as one block of L = k*C contiguous lanes with per-lane
  * partials that are folded to C at the end: the inner loop is always >= 64 lanes long and contiguous.
  * The partials live in a grow-only workspace owned by the calling thread: no allocation per call
@@ -38,14 +41,26 @@ static int64_t pad8(int64_t n) { return (n + 7) & ~(int64_t)7; }
 /* lanes per block: k rows of C channels, k*C >= 64 */
 static int64_t block_rows(int64_t C) { return C >= 64 ? 1 : 64 / C; }
 
-/* Channel c's two sums over every thread's partials: part holds, per thread u, 2*Lp doubles
+/* Chunks of the row groups: at most BN_CHUNKS, at least BN_CHUNK_MIN elements each, a function of
+ * the shape alone. 32 chunks keep 32 threads busy; the extra partials cost 2*32*L doubles. */
+#define BN_CHUNKS 32
+#define BN_CHUNK_MIN 4096
+static int64_t n_chunks(int64_t G, int64_t L)
+{
+    int64_t n = G * L / BN_CHUNK_MIN;
+    if (n > BN_CHUNKS) n = BN_CHUNKS;
+    if (n > G) n = G;
+    return n < 1 ? 1 : n;
+}
+
+/* Channel c's two sums over every chunk's partials: part holds, per chunk u, 2*Lp doubles
  * (the first sums at [0, Lp), the second at [Lp, 2*Lp)), k rows of C channels each. The order
- * (thread, then row) is fixed, so results do not depend on scheduling. */
-static inline void sum_partials(const double *part, int nt, int64_t k, int64_t Lp, int64_t C, int64_t c,
+ * (chunk, then row) is fixed, so results depend on neither scheduling nor the thread count. */
+static inline void sum_partials(const double *part, int64_t nch, int64_t k, int64_t Lp, int64_t C, int64_t c,
                                 double *a1, double *a2)
 {
     double s1 = 0, s2 = 0;
-    for (int u = 0; u < nt; u++)
+    for (int64_t u = 0; u < nch; u++)
         for (int64_t j = 0; j < k; j++) {
             s1 += part[(int64_t)u * 2 * Lp + j * C + c];
             s2 += part[(int64_t)u * 2 * Lp + Lp + j * C + c];
@@ -61,8 +76,8 @@ static int pick_threads(int64_t M, int64_t C)
     return t < 1 ? 1 : t;
 }
 
-/* Static split of G groups over nt threads: [*g0, *g1). */
-static void split(int64_t G, int t, int nt, int64_t *g0, int64_t *g1)
+/* Static split of G groups over nt parts: [*g0, *g1). */
+static void split(int64_t G, int64_t t, int64_t nt, int64_t *g0, int64_t *g1)
 {
     int64_t q = G / nt, r = G % nt;
     *g0 = t * q + (t < r ? t : r);
@@ -75,8 +90,9 @@ static gsg_status bn_fwd(float *y, float *save_mean, float *save_invstd, const f
 {
     const int64_t k = block_rows(C), L = k * C, Lp = pad8(L), G = M / k, tail0 = G * k;
     const int T = pick_threads(M, C);
+    const int64_t NCH = n_chunks(G, L);
     /* layout: Kext[Lp] (double) | mu[Lp] sc[Lp] sh[Lp] (float, 2 doubles' worth each rounded) | partials */
-    double *ws = workspace((size_t)(Lp + 2 * Lp + (int64_t)T * 2 * Lp));
+    double *ws = workspace((size_t)(Lp + 2 * Lp + NCH * 2 * Lp));
     if (!ws) return gsg_err_set(GSG_E_NOMEM, "batchnorm: out of memory for a %lld-channel workspace", (long long)C);
     double *Kext = ws;
     float *mu = (float *)(ws + Lp), *sc = mu + Lp, *sh = sc + Lp;
@@ -111,49 +127,56 @@ static gsg_status bn_fwd(float *y, float *save_mean, float *save_invstd, const f
         split(G, t, nt, &g0, &g1);
         const int last = (t == nt - 1);
         if (training) {
-            double *restrict s1 = part + (int64_t)t * 2 * Lp, *restrict s2 = s1 + Lp;
-            for (int64_t i = 0; i < L; i++) s1[i] = s2[i] = 0;
-            for (int64_t g = g0; g < g1; g++) {
-                const float *restrict xp = x + g * L;
-                #pragma omp simd
-                for (int64_t i = 0; i < L; i++) {
-                    double d = (double)xp[i] - Kext[i];
-                    s1[i] += d;
-                    s2[i] += d * d;
-                }
-            }
-            if (last)
-                for (int64_t r = tail0; r < M; r++) {
-                    const float *restrict xp = x + r * C;
+            int64_t u0, u1;
+            split(NCH, t, nt, &u0, &u1);
+            for (int64_t u = u0; u < u1; u++) {
+                double *restrict s1 = part + u * 2 * Lp, *restrict s2 = s1 + Lp;
+                int64_t c0, c1;
+                split(G, u, NCH, &c0, &c1);
+                for (int64_t i = 0; i < L; i++) s1[i] = s2[i] = 0;
+                for (int64_t g = c0; g < c1; g++) {
+                    const float *restrict xp = x + g * L;
                     #pragma omp simd
-                    for (int64_t c = 0; c < C; c++) {
-                        double d = (double)xp[c] - Kext[c];
-                        s1[c] += d;
-                        s2[c] += d * d;
+                    for (int64_t i = 0; i < L; i++) {
+                        double d = (double)xp[i] - Kext[i];
+                        s1[i] += d;
+                        s2[i] += d * d;
                     }
                 }
+                if (u == NCH - 1)   /* the rows after the last whole group join the last chunk */
+                    for (int64_t r = tail0; r < M; r++) {
+                        const float *restrict xp = x + r * C;
+                        #pragma omp simd
+                        for (int64_t c = 0; c < C; c++) {
+                            double d = (double)xp[c] - Kext[c];
+                            s1[c] += d;
+                            s2[c] += d * d;
+                        }
+                    }
+            }
             #pragma omp barrier
+            #pragma omp for schedule(static)
+            for (int64_t c = 0; c < C; c++) {
+                double a1, a2;
+                sum_partials(part, NCH, k, Lp, C, c, &a1, &a2);
+                double m1 = a1 / (double)M;
+                double var = a2 / (double)M - m1 * m1;
+                if (var < 0) var = 0;
+                double mean = Kext[c] + m1;
+                double is = 1.0 / sqrt(var + eps);
+                double gm = gamma ? gamma[c] : 1.0;
+                mu[c] = (float)mean;
+                sc[c] = (float)(gm * is);
+                sh[c] = beta ? beta[c] : 0.0f;
+                if (save_mean) save_mean[c] = (float)mean;
+                if (save_invstd) save_invstd[c] = (float)is;
+                if (running_mean) running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mean);
+                if (running_var)
+                    running_var[c] = (float)((1.0 - momentum) * running_var[c] +
+                                             momentum * var * (double)M / (double)(M > 1 ? M - 1 : 1));
+            }
             #pragma omp single
             {
-                for (int64_t c = 0; c < C; c++) {
-                    double a1, a2;
-                    sum_partials(part, nt, k, Lp, C, c, &a1, &a2);
-                    double m1 = a1 / (double)M;
-                    double var = a2 / (double)M - m1 * m1;
-                    if (var < 0) var = 0;
-                    double mean = Kext[c] + m1;
-                    double is = 1.0 / sqrt(var + eps);
-                    double gm = gamma ? gamma[c] : 1.0;
-                    mu[c] = (float)mean;
-                    sc[c] = (float)(gm * is);
-                    sh[c] = beta ? beta[c] : 0.0f;
-                    if (save_mean) save_mean[c] = (float)mean;
-                    if (save_invstd) save_invstd[c] = (float)is;
-                    if (running_mean) running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mean);
-                    if (running_var)
-                        running_var[c] = (float)((1.0 - momentum) * running_var[c] +
-                                                 momentum * var * (double)M / (double)(M > 1 ? M - 1 : 1));
-                }
                 for (int64_t j = 1; j < k; j++) {
                     memcpy(mu + j * C, mu, (size_t)C * sizeof *mu);
                     memcpy(sc + j * C, sc, (size_t)C * sizeof *sc);
@@ -233,8 +256,9 @@ gsg_status gsg_cpu_batchnorm_bwd(float *dx, float *dgamma, float *dbeta, const f
 {
     const int64_t k = block_rows(C), L = k * C, Lp = pad8(L), G = M / k, tail0 = G * k;
     const int T = pick_threads(M, C);
+    const int64_t NCH = n_chunks(G, L);
     /* layout: muext[Lp] (double) | P Q R mu (float, Lp each = 2 doubles' worth) | partials */
-    double *ws = workspace((size_t)(Lp + 2 * Lp + (int64_t)T * 2 * Lp));
+    double *ws = workspace((size_t)(Lp + 2 * Lp + NCH * 2 * Lp));
     if (!ws) return gsg_err_set(GSG_E_NOMEM, "batchnorm: out of memory for a %lld-channel workspace", (long long)C);
     double *muext = ws;
     float *P = (float *)(ws + Lp), *Q = P + Lp, *R = Q + Lp, *mu = R + Lp;
@@ -251,43 +275,50 @@ gsg_status gsg_cpu_batchnorm_bwd(float *dx, float *dgamma, float *dbeta, const f
         int64_t g0, g1;
         split(G, t, nt, &g0, &g1);
         const int last = (t == nt - 1);
-        double *restrict sd = part + (int64_t)t * 2 * Lp, *restrict sdx = sd + Lp;
-        for (int64_t i = 0; i < L; i++) sd[i] = sdx[i] = 0;
-        for (int64_t g = g0; g < g1; g++) {
-            const float *restrict xp = x + g * L, *restrict dyp = dy + g * L;
-            if (relu_y) bwd_sums_masked(sd, sdx, dyp, relu_y + g * L, xp, muext, L);
-            else {
-                #pragma omp simd
-                for (int64_t i = 0; i < L; i++) {
-                    double gv = dyp[i];
-                    sd[i] += gv;
-                    sdx[i] += gv * ((double)xp[i] - muext[i]);
+        int64_t u0, u1;
+        split(NCH, t, nt, &u0, &u1);
+        for (int64_t u = u0; u < u1; u++) {
+            double *restrict sd = part + u * 2 * Lp, *restrict sdx = sd + Lp;
+            int64_t c0, c1;
+            split(G, u, NCH, &c0, &c1);
+            for (int64_t i = 0; i < L; i++) sd[i] = sdx[i] = 0;
+            for (int64_t g = c0; g < c1; g++) {
+                const float *restrict xp = x + g * L, *restrict dyp = dy + g * L;
+                if (relu_y) bwd_sums_masked(sd, sdx, dyp, relu_y + g * L, xp, muext, L);
+                else {
+                    #pragma omp simd
+                    for (int64_t i = 0; i < L; i++) {
+                        double gv = dyp[i];
+                        sd[i] += gv;
+                        sdx[i] += gv * ((double)xp[i] - muext[i]);
+                    }
                 }
             }
+            if (u == NCH - 1)   /* the rows after the last whole group join the last chunk */
+                for (int64_t r = tail0; r < M; r++) {
+                    const float *restrict xp = x + r * C, *restrict dyp = dy + r * C;
+                    const float *ry = relu_y ? relu_y + r * C : NULL;
+                    for (int64_t c = 0; c < C; c++) {
+                        double gv = (!ry || ry[c] > 0.0f) ? (double)dyp[c] : 0.0;
+                        sd[c] += gv;
+                        sdx[c] += gv * ((double)xp[c] - muext[c]);
+                    }
+                }
         }
-        if (last)
-            for (int64_t r = tail0; r < M; r++) {
-                const float *restrict xp = x + r * C, *restrict dyp = dy + r * C;
-                const float *ry = relu_y ? relu_y + r * C : NULL;
-                for (int64_t c = 0; c < C; c++) {
-                    double gv = (!ry || ry[c] > 0.0f) ? (double)dyp[c] : 0.0;
-                    sd[c] += gv;
-                    sdx[c] += gv * ((double)xp[c] - muext[c]);
-                }
-            }
         #pragma omp barrier
+        #pragma omp for schedule(static)
+        for (int64_t c = 0; c < C; c++) {
+            double a1, a2;
+            sum_partials(part, NCH, k, Lp, C, c, &a1, &a2);
+            double is = save_invstd[c], gm = gamma ? gamma[c] : 1.0;
+            if (dgamma) dgamma[c] += (float)(is * a2);
+            if (dbeta) dbeta[c] += (float)a1;
+            P[c] = (float)(gm * is);
+            Q[c] = (float)(-gm * is * is * is * a2 / (double)M);
+            R[c] = (float)(-gm * is * a1 / (double)M);
+        }
         #pragma omp single
         {
-            for (int64_t c = 0; c < C; c++) {
-                double a1, a2;
-                sum_partials(part, nt, k, Lp, C, c, &a1, &a2);
-                double is = save_invstd[c], gm = gamma ? gamma[c] : 1.0;
-                if (dgamma) dgamma[c] += (float)(is * a2);
-                if (dbeta) dbeta[c] += (float)a1;
-                P[c] = (float)(gm * is);
-                Q[c] = (float)(-gm * is * is * is * a2 / (double)M);
-                R[c] = (float)(-gm * is * a1 / (double)M);
-            }
             for (int64_t j = 1; j < k; j++) {
                 memcpy(P + j * C, P, (size_t)C * sizeof *P);
                 memcpy(Q + j * C, Q, (size_t)C * sizeof *Q);

@@ -8,7 +8,7 @@
  *   fwd:  y_tile [M, Co]   = col · wrᵀ                 (sgemm NT)
  *   bwdW: acc    [Co, KKC] += dy_tileᵀ · col           (sgemm TN, per-thread accumulator)
  *   bwdX: dcol   [M, KKC]  = dy_tile · wr, then col2im (sgemm NN)
- * PERF.md: streaming a whole-batch column matrix through memory costs 30 %, and 4x4 layers
+ * docs/performance.md §4: streaming a whole-batch column matrix through memory costs 30 %, and 4x4 layers
  * one image at a time give tall-skinny GEMMs that do not scale. So the batch is cut into
  * tiles of whole images of about TILE_ROWS output pixels (column matrix capped at
  * TILE_BYTES, about an L2), and the tiles are shared out over the OpenMP threads, each
@@ -151,6 +151,7 @@ void gsg_cpu_conv2d_im2col_fwd(struct gsg_cpu_conv2d_im2col *k, float *y, const 
     reorder_w(k, k->wr, w);
     const size_t col_n = (size_t)(k->nb * P * KKC);
     const int par = k->ntiles >= k->nthreads && k->nthreads > 1;
+    /* dynamic is safe here: each tile writes its own rows of y, with no sum across tiles */
     #pragma omp parallel for schedule(dynamic, 1) num_threads(k->nthreads) if (par)
     for (int64_t t = 0; t < k->ntiles; t++) {
         int64_t n0 = t * k->nb, cnt = n0 + k->nb > N ? N - n0 : k->nb;
@@ -176,7 +177,11 @@ void gsg_cpu_conv2d_im2col_bwd(struct gsg_cpu_conv2d_im2col *k, float *dx, float
     const int par = k->ntiles >= k->nthreads && k->nthreads > 1;
     const int nacc = par ? k->nthreads : 1;
     if (dw) memset(k->acc, 0, (size_t)nacc * wr_n * sizeof(float));
-    #pragma omp parallel for schedule(dynamic, 1) num_threads(k->nthreads) if (par)
+    /* schedule(static): thread u always sums the same contiguous run of tiles, in order, into
+     * acc[u], and the accumulators are added in thread order below, so dw is the same bits on
+     * every run with this thread count (dynamic scheduling handed tiles to whichever thread was
+     * free and changed the rounding from run to run). Tiles are of equal size but the last. */
+    #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (par)
     for (int64_t t = 0; t < k->ntiles; t++) {
         int tid = par ? omp_get_thread_num() : 0;
         int64_t n0 = t * k->nb, cnt = n0 + k->nb > N ? N - n0 : k->nb;

@@ -108,7 +108,7 @@ __global__ void k_bn_consts(float *mu, float *sc, float *shf, const float *mean,
     shf[c] = beta ? beta[c] : 0.0f;
 }
 
-__global__ void k_bn_apply(float *y, const float *x, const float *mu, const float *sc, const float *shf, int64_t n,
+__global__ void k_bnf_apply(float *y, const float *x, const float *mu, const float *sc, const float *shf, int64_t n,
                            int64_t C, int relu)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
@@ -133,7 +133,7 @@ __global__ void k_bn_bwd_finalize(float *P, float *Q, float *R, float *dgamma, f
     R[c] = (float)(-gm * is * a1 / (double)M);
 }
 
-__global__ void k_bn_bwd_apply(float *dx, const float *dy, const float *relu_y, const float *x, const float *mu,
+__global__ void k_bnf_bwd_apply(float *dx, const float *dy, const float *relu_y, const float *x, const float *mu,
                                const float *P, const float *Q, const float *R, int64_t n, int64_t C)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
@@ -184,8 +184,8 @@ extern "C" gsg_status gsg_cuda_batchnorm_fwd(float *y, float *save_mean, float *
     k_bn_fwd_finalize<<<cg, 256, 0, ctx->stream>>>(s.a, s.b, s.c, save_mean, save_invstd, s.part, x, gamma, beta,
                                                    running_mean, running_var, M, C, G, training, momentum, eps);
     GSG_LAUNCHED("k_bn_fwd_finalize");
-    k_bn_apply<<<gsg_grid(M * C, 256, 4), 256, 0, ctx->stream>>>(y, x, s.a, s.b, s.c, M * C, C, relu);
-    GSG_LAUNCHED("k_bn_apply");
+    k_bnf_apply<<<gsg_grid(M * C, 256, 4), 256, 0, ctx->stream>>>(y, x, s.a, s.b, s.c, M * C, C, relu);
+    GSG_LAUNCHED("k_bnf_apply");
     return GSG_OK;
 }
 
@@ -202,9 +202,9 @@ extern "C" gsg_status gsg_cuda_batchnorm_bwd(float *dx, float *dgamma, float *db
     const unsigned cg = (unsigned)((C + 255) / 256);
     k_bn_bwd_finalize<<<cg, 256, 0, ctx->stream>>>(s.a, s.b, s.c, dgamma, dbeta, s.part, gamma, save_invstd, M, C, G);
     GSG_LAUNCHED("k_bn_bwd_finalize");
-    k_bn_bwd_apply<<<gsg_grid(M * C, 256, 4), 256, 0, ctx->stream>>>(dx, dy, relu_y, x, save_mean, s.a, s.b, s.c,
+    k_bnf_bwd_apply<<<gsg_grid(M * C, 256, 4), 256, 0, ctx->stream>>>(dx, dy, relu_y, x, save_mean, s.a, s.b, s.c,
                                                                      M * C, C);
-    GSG_LAUNCHED("k_bn_bwd_apply");
+    GSG_LAUNCHED("k_bnf_bwd_apply");
     return GSG_OK;
 }
 
@@ -234,7 +234,7 @@ extern "C" gsg_status gsg_cuda_batchnorm_apply(float *y, const float *x, const f
     const unsigned cg = (unsigned)((C + 255) / 256);
     k_bn_consts<<<cg, 256, 0, ctx->stream>>>(s.a, s.b, s.c, mean, invstd, gamma, beta, C);
     GSG_LAUNCHED("k_bn_consts");
-    k_bn_apply<<<gsg_grid(M * C, 256, 4), 256, 0, ctx->stream>>>(y, x, s.a, s.b, s.c, M * C, C, relu);
-    GSG_LAUNCHED("k_bn_apply");
+    k_bnf_apply<<<gsg_grid(M * C, 256, 4), 256, 0, ctx->stream>>>(y, x, s.a, s.b, s.c, M * C, C, relu);
+    GSG_LAUNCHED("k_bnf_apply");
     return GSG_OK;
 }

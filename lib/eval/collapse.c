@@ -53,7 +53,9 @@ gsg_status gsg_collapse_erank(double *erank, const float *x, int64_t N, int64_t 
         if (!isfinite(mean[d])) { free(mean); return gsg_err_set(GSG_E_NUMERIC, "effective rank: column %lld is not finite", (long long)d); }
         mean[d] = center ? mean[d] / (double)N : 0.0;
     }
-    /* The smaller of X^T X (D x D) and X X^T (N x N), in double, lower triangle
+    /* The smaller of X^T X (D x D) and X X^T (N x N), in double, lower triangle. OpenBLAS threads
+     * dsyrk and dsyevd by the thread count: the same bits run to run at a fixed count, not across
+     * counts (tests/unit/test_determinism.c); the other monitors here are serial loops.
      * (row-major lower = column-major upper; filled to a full matrix below).
      * D <= N: rows are converted in chunks, so extra memory stays O(D^2). */
     int64_t m = D <= N ? D : N;

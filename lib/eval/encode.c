@@ -54,6 +54,11 @@ gsg_status gsg_encoder_create(struct gsg_encoder **out, const struct gsg_encoder
         st = gsg_net_config_parse(&cfg, config ? config : "");
         if (st < 0) { gsg_err_prefix(st, "%s: gsg.config", s->ckpt); goto fail; }
         if (!gsg_meta_get(config ? config : "", "recipe", e->recipe, sizeof e->recipe)) e->recipe[0] = 0;
+    } else if (s->config) {
+        cfg = *s->config;
+        st = gsg_net_config_check(&cfg);
+        if (st < 0) goto fail;
+        snprintf(e->recipe, sizeof e->recipe, "%s", s->recipe ? s->recipe : "");
     } else {
         st = gsg_net_config_recipe(&cfg, s->recipe ? s->recipe : "");
         if (st < 0) goto fail;
@@ -61,7 +66,7 @@ gsg_status gsg_encoder_create(struct gsg_encoder **out, const struct gsg_encoder
     }
     if (cfg.in_channels != s->C) {
         st = gsg_err_set(GSG_E_SHAPE, "%s: the network takes %d channels, the images have %lld",
-                         s->ckpt ? s->ckpt : s->recipe, cfg.in_channels, (long long)s->C);
+                         s->ckpt ? s->ckpt : s->recipe ? s->recipe : "encoder", cfg.in_channels, (long long)s->C);
         goto fail;
     }
     e->B = s->max_batch; e->C = s->C; e->H = s->H; e->W = s->W; e->dev = s->dev;

@@ -13,11 +13,15 @@
 #include "core/status.h"
 #include "tensor/tensor.h"
 
+struct gsg_net_config;
+
 struct gsg_encoder;
 
 struct gsg_encoder_spec {
     const char *ckpt;        /* checkpoint path, or NULL for a fresh network */
     const char *recipe;      /* fresh network: cifar | fmnist | imagenet */
+    const struct gsg_net_config *config;   /* fresh network: this model instead of the recipe's
+                                              (recipe still names the normalisation); or NULL */
     uint64_t seed;           /* fresh network: initialisation seed */
     int use_target;          /* checkpoint: encode with the BYOL target network */
     int projections;         /* also compute projections (needs the projector) */

@@ -1,6 +1,6 @@
 /* features.h: load a whole feature stream into memory for gsg-eval.
  *
- * Accepted inputs (DESIGN.md, preamble stream contracts), per batch with one seq:
+ * Accepted inputs (docs/dataflow.md §3, stream contracts), per batch with one seq:
  *   gsg-encode:            `features` f32 [N,F] (+ `projections` f32 [N,D]), `index` i64 [N], `label` i64 [N]
  *   gsg-augment --plain:   `images` u8 [N,C,H,W], `index`, `label`  -> pixel features
  *                          x = value / 255, flattened to C*H*W (k-NN on raw pixels)

@@ -176,6 +176,8 @@ gsg_status gsg_knn_eval(struct gsg_knn_result *res, int64_t *pred,
         double *score = malloc(sizeof(double) * (size_t)C);
         int ok = qn && sim && hs && hi && hn && score;
         if (!ok) nomem++;
+        /* dynamic is safe for reproducibility: a block's similarities, heaps and votes are its own
+         * (each sgemm is single-threaded here), and the counts are integer sums */
 #pragma omp for schedule(dynamic, 1)
         for (int64_t blk = 0; blk < nblocks; blk++) {
             if (!ok) continue;

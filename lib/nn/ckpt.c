@@ -12,18 +12,33 @@
 
 #define CFG_CAP 65536
 
+/* Write t, staged through host memory when it lives on a device (checkpoints are host work). */
+static gsg_status write_tensor(struct gsg_tstream_writer *w, const char *name, const struct gsg_tensor *t)
+{
+    if (t->dev == GSG_DEV_CPU) return gsg_tstream_write(w, name, 0, NULL, t);
+    void *host = gsg_aligned_alloc(gsg_tensor_nbytes(t));
+    if (!host) return gsg_err_set(GSG_E_NOMEM, "checkpoint: out of memory staging '%s'", name);
+    gsg_status st = gsg_tensor_to_host(host, t);
+    if (st >= 0) {
+        struct gsg_tensor h = gsg_tensor_view(host, t->dtype, GSG_DEV_CPU, t->ndim, t->dims);
+        st = gsg_tstream_write(w, name, 0, NULL, &h);
+    }
+    gsg_aligned_free(host);
+    return st;
+}
+
 static gsg_status write_net(struct gsg_tstream_writer *w, const struct gsg_net *net, const char *prefix)
 {
     char name[300];
     for (int i = 0; i < gsg_net_param_count(net); i++) {
         const struct gsg_param *p = gsg_net_param(net, i);
         snprintf(name, sizeof name, "%s%s", prefix, p->name);
-        GSG_TRY(gsg_tstream_write(w, name, 0, NULL, &p->value));
+        GSG_TRY(write_tensor(w, name, &p->value));
     }
     for (int i = 0; i < gsg_net_buffer_count(net); i++) {
         const struct gsg_buffer *b = gsg_net_buffer(net, i);
         snprintf(name, sizeof name, "%s%s", prefix, b->name);
-        GSG_TRY(gsg_tstream_write(w, name, 0, NULL, &b->value));
+        GSG_TRY(write_tensor(w, name, &b->value));
     }
     return GSG_OK;
 }
@@ -69,14 +84,13 @@ gsg_status gsg_ckpt_save(const char *path, const struct gsg_ckpt *c)
     if (st >= 0) st = write_net(w, c->net, "");
     if (st >= 0 && c->target) st = write_net(w, c->target, "target.");
     if (st >= 0 && c->opt) {
-        float *m = gsg_sgd_momentum(c->opt, NULL);
+        const struct gsg_tensor *m = gsg_sgd_momentum_arena(c->opt);
         char name[300];
         for (int i = 0; st >= 0 && i < gsg_net_param_count(c->net); i++) {
             const struct gsg_param *p = gsg_net_param(c->net, i);
-            struct gsg_tensor t = gsg_tensor_view(m + p->offset, GSG_DTYPE_F32, GSG_DEV_CPU, p->value.ndim,
-                                                  p->value.dims);
+            struct gsg_tensor t = gsg_tensor_sub(m, p->offset, p->value.ndim, p->value.dims);
             snprintf(name, sizeof name, "opt.m.%s", p->name);
-            st = gsg_tstream_write(w, name, 0, NULL, &t);
+            st = write_tensor(w, name, &t);
         }
     }
     free(cfg);
@@ -93,7 +107,7 @@ struct want {
 };
 
 static int add_wants(struct want **ws, int *n, int *cap, const struct gsg_net *net, const char *prefix,
-                     float *momentum)
+                     const struct gsg_tensor *momentum)
 {
     int need = gsg_net_param_count(net) + (momentum ? 0 : gsg_net_buffer_count(net));
     if (*n + need > *cap) {
@@ -104,8 +118,7 @@ static int add_wants(struct want **ws, int *n, int *cap, const struct gsg_net *n
     }
     for (int i = 0; i < gsg_net_param_count(net); i++) {
         const struct gsg_param *p = gsg_net_param(net, i);
-        struct gsg_tensor d = p->value;
-        if (momentum) d.data = momentum + p->offset;
+        struct gsg_tensor d = momentum ? gsg_tensor_sub(momentum, p->offset, p->value.ndim, p->value.dims) : p->value;
         (*ws)[(*n)++] = (struct want){prefix, p->name, d, 0};
     }
     if (!momentum)
@@ -136,7 +149,7 @@ static gsg_status load(const char *path, const struct gsg_ckpt *c, char **config
         if (!c->net) return gsg_err_set(GSG_E_USAGE, "checkpoint: no network to load into");
         if (add_wants(&ws, &nw, &capw, c->net, "", NULL) ||
             (c->target && add_wants(&ws, &nw, &capw, c->target, "target.", NULL)) ||
-            (c->opt && add_wants(&ws, &nw, &capw, c->net, "opt.m.", gsg_sgd_momentum(c->opt, NULL)))) {
+            (c->opt && add_wants(&ws, &nw, &capw, c->net, "opt.m.", gsg_sgd_momentum_arena(c->opt)))) {
             free(ws);
             return gsg_err_set(GSG_E_NOMEM, "out of memory");
         }
@@ -179,7 +192,8 @@ static gsg_status load(const char *path, const struct gsg_ckpt *c, char **config
         if (w->seen) { st = gsg_tstream_record_error(r, &rec, GSG_E_FORMAT, "duplicate record"); break; }
         st = gsg_tstream_expect(r, &rec, NULL, w->dst.dtype, w->dst.ndim, w->dst.dims);
         if (st < 0) break;
-        memcpy(w->dst.data, rec.t.data, gsg_tensor_nbytes(&w->dst));
+        st = gsg_tensor_from_host(&w->dst, rec.t.data);   /* staged to the tensor's device */
+        if (st < 0) break;
         w->seen = 1;
     }
     if (st == GSG_END) {

@@ -5,7 +5,9 @@
 #include "nn/net.h"
 #include "ops/ops.h"
 #include "ops/ops_extra.h"
+#include "ops/ops_engine.h"
 #include "core/rng.h"
+#include "cuda/gsg_cuda.h"
 #include "io/tstream.h"
 #include <math.h>
 #include <stdarg.h>
@@ -69,15 +71,17 @@ struct gsg_net {
     int np;
     struct gsg_param params[MAX_PARAMS];
     char *pnames[MAX_PARAMS];
-    float *arena, *grad;
+    struct gsg_tensor arena_t, grad_t;  /* f32 [numel] on dev (grad_t.data NULL with GSG_NET_INFERENCE) */
+    float *arena, *grad;             /* their data pointers (device memory on CUDA) */
     int64_t numel;
     int64_t pred_off;                /* first predictor element (numel if none) */
     /* buffers */
     int nb;
     struct gsg_buffer bufs[MAX_BUFFERS];
     char *bnames[MAX_BUFFERS];
+    struct gsg_tensor barena_t;      /* f32 running statistics on dev */
     float *barena;
-    int64_t *counters;
+    int64_t *counters;               /* num_batches_tracked: host integers on every device */
     int64_t bnumel;
     /* topology */
     struct conv stem;
@@ -97,14 +101,20 @@ struct gsg_net {
     int64_t ctx_numel;               /* f32 elements of a context arena (max batch) */
     int64_t max_act;                 /* largest slot, elements per image */
     /* scratch: [0] forward temp; [1..4] backward buffers, each max_n * max_act */
+    struct gsg_tensor scratch_t[5];  /* f32 [max_n * max_act] on dev */
     float *scratch[5];
     int nscratch;
+    struct gsg_tensor bn_sums;       /* f64 [2 max_C + 1]: the split BN's sums (with an all-reduce hook) */
+    int64_t max_c;
+    gsg_net_allreduce_fn bn_allreduce;
+    void *bn_allreduce_arg;
     struct conv *convs[MAX_CONVS];
     int nconvs;
 };
 
 struct gsg_net_ctx {
     struct gsg_net *net;
+    struct gsg_tensor mem_t, stats_t; /* f32 on the network's device */
     float *mem;                      /* slots */
     float *stats;                    /* per BN: mean [C], invstd [C] */
     int64_t *stat_off;               /* per BN offset into stats */
@@ -143,7 +153,7 @@ gsg_status gsg_net_config_recipe(struct gsg_net_config *cfg, const char *recipe)
     if (!strcmp(recipe, "cifar")) {
         *cfg = (struct gsg_net_config){GSG_ARCH_RESNET18, GSG_STEM_CIFAR, 3, 64, 0, 2, 2048, 2048, 512};
     } else if (!strcmp(recipe, "fmnist")) {
-        *cfg = (struct gsg_net_config){GSG_ARCH_RESNET18, GSG_STEM_CIFAR, 1, 16, 0, 2, 512, 512, 128};   /* widths 16-32-64-128 (PERF.md) */
+        *cfg = (struct gsg_net_config){GSG_ARCH_RESNET18, GSG_STEM_CIFAR, 1, 16, 0, 2, 512, 512, 128};   /* widths 16-32-64-128 (docs/performance.md §3) */
     } else if (!strcmp(recipe, "imagenet")) {
         *cfg = (struct gsg_net_config){GSG_ARCH_RESNET50, GSG_STEM_IMAGENET, 3, 64, 1, 3, 2048, 2048, 512};
     } else {
@@ -319,6 +329,7 @@ static void make_conv(struct builder *b, struct conv *cv, const char *name, int6
 static void make_bn(struct builder *b, struct bn *bn, const char *prefix, int64_t c, int affine, int zero_gamma)
 {
     bn->c = c;
+    if (c > b->net->max_c) b->net->max_c = c;
     bn->pg = bn->pb = -1;
     if (affine) {
         bn->pg = add_param(b, xstrdup_printf("%s.weight", prefix), 1, &c, zero_gamma ? INIT_ZERO : INIT_ONE, 0);
@@ -456,11 +467,12 @@ static void build(struct builder *b)
     }
 }
 
-static void init_params(struct gsg_net *n, const struct pspec *ps, uint64_t seed)
+/* Initial values into host (the staging arena host[numel], zeroed), then uploaded by the caller. */
+static void init_params(struct gsg_net *n, float *host, const struct pspec *ps, uint64_t seed)
 {
     #pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < n->np; i++) {
-        float *v = n->params[i].value.data;
+        float *v = host + n->params[i].offset;
         int64_t cnt = gsg_tensor_numel(&n->params[i].value);
         struct gsg_rng r;
         gsg_rng_init(&r, seed, gsg_rng_stream(GSG_RNG_INIT, (uint64_t)i, 0, 0));
@@ -485,15 +497,17 @@ static void init_params(struct gsg_net *n, const struct pspec *ps, uint64_t seed
     }
 }
 
-static void reset_buffers(struct gsg_net *n)
+/* Running statistics into host (staging, bnumel floats in arena order); counters (host) to 0. */
+static void reset_buffers(struct gsg_net *n, float *host)
 {
+    int64_t off = 0;
     for (int i = 0; i < n->nb; i++) {
         struct gsg_tensor *t = &n->bufs[i].value;
         if (t->dtype == GSG_DTYPE_I64) { *(int64_t *)t->data = 0; continue; }
-        float *v = t->data;
         /* running_var starts at 1, running_mean at 0 */
         float init = strstr(n->bufs[i].name, "running_var") ? 1.0f : 0.0f;
-        for (int64_t k = 0; k < t->dims[0]; k++) v[k] = init;
+        for (int64_t k = 0; k < t->dims[0]; k++) host[off + k] = init;
+        off += t->dims[0];
     }
 }
 
@@ -530,7 +544,9 @@ gsg_status gsg_net_create(struct gsg_net **out, const struct gsg_net_config *cfg
     switch (dev) {
     case GSG_DEV_CPU: break;
     case GSG_DEV_CUDA:
-        return gsg_err_set(GSG_E_UNSUPPORTED, "the network engine has no CUDA backend yet (use --device cpu)");
+        /* a build without CUDA, or no device: the backend's own one-line reason */
+        GSG_TRY(gsg_cuda_init(0));
+        break;
     }
     struct gsg_net *n = calloc(1, sizeof *n);
     if (!n) return gsg_err_set(GSG_E_NOMEM, "out of memory creating the network");
@@ -560,15 +576,16 @@ gsg_status gsg_net_create(struct gsg_net **out, const struct gsg_net_config *cfg
     }
     n->numel = off;
     if (n->pred_off < 0) n->pred_off = off;
-    n->arena = gsg_aligned_alloc((size_t)off * sizeof(float));
-    if (!(flags & GSG_NET_INFERENCE)) n->grad = gsg_aligned_alloc((size_t)off * sizeof(float));
-    if (!n->arena || (!(flags & GSG_NET_INFERENCE) && !n->grad)) {
+    /* every arena comes zeroed from the tensor layer, on the network's device */
+    gsg_status st = gsg_tensor_alloc(&n->arena_t, GSG_DTYPE_F32, dev, 1, &off);
+    if (st >= 0 && !(flags & GSG_NET_INFERENCE)) st = gsg_tensor_alloc(&n->grad_t, GSG_DTYPE_F32, dev, 1, &off);
+    if (st < 0) {
         free(pspecs);
         gsg_net_destroy(n);
-        return gsg_err_set(GSG_E_NOMEM, "out of memory for %lld parameters", (long long)off);
+        return gsg_err_prefix(st, "%lld parameters", (long long)off);
     }
-    memset(n->arena, 0, (size_t)off * sizeof(float));
-    if (n->grad) memset(n->grad, 0, (size_t)off * sizeof(float));
+    n->arena = n->arena_t.data;
+    n->grad = n->grad_t.data;
     for (int i = 0; i < n->np; i++) {
         struct gsg_param *p = &n->params[i];
         p->value = gsg_tensor_view(n->arena + p->offset, GSG_DTYPE_F32, dev, pspecs[i].ndim, pspecs[i].d);
@@ -582,9 +599,15 @@ gsg_status gsg_net_create(struct gsg_net **out, const struct gsg_net_config *cfg
         else ncount++;
     }
     n->bnumel = boff;
-    n->barena = gsg_aligned_alloc((size_t)(boff + 1) * sizeof(float));
+    int64_t bcount = boff + 1;
+    st = gsg_tensor_alloc(&n->barena_t, GSG_DTYPE_F32, dev, 1, &bcount);
+    n->barena = n->barena_t.data;
     n->counters = gsg_aligned_alloc((size_t)(ncount + 1) * sizeof(int64_t));
-    if (!n->barena || !n->counters) { free(pspecs); gsg_net_destroy(n); return gsg_err_set(GSG_E_NOMEM, "out of memory"); }
+    if (st < 0 || !n->counters) {
+        free(pspecs);
+        gsg_net_destroy(n);
+        return st < 0 ? st : gsg_err_set(GSG_E_NOMEM, "out of memory");
+    }
     boff = 0; ncount = 0;
     for (int i = 0; i < n->nb; i++) {
         struct gsg_tensor *t = &n->bufs[i].value;
@@ -593,19 +616,34 @@ gsg_status gsg_net_create(struct gsg_net **out, const struct gsg_net_config *cfg
             *t = gsg_tensor_view(n->barena + boff, GSG_DTYPE_F32, dev, 1, &c);
             boff += c;
         } else {
-            *t = gsg_tensor_view(n->counters + ncount++, GSG_DTYPE_I64, dev, 0, NULL);
+            *t = gsg_tensor_view(n->counters + ncount++, GSG_DTYPE_I64, GSG_DEV_CPU, 0, NULL);
         }
     }
-    init_params(n, pspecs, seed);
+    /* initial values: computed on the host (counter-based RNG), staged to the device */
+    float *host = calloc((size_t)(off > bcount ? off : bcount), sizeof(float));
+    if (!host) { free(pspecs); gsg_net_destroy(n); return gsg_err_set(GSG_E_NOMEM, "out of memory"); }
+    init_params(n, host, pspecs, seed);
     free(pspecs);
-    reset_buffers(n);
+    st = gsg_tensor_from_host(&n->arena_t, host);
+    if (st >= 0) {
+        memset(host, 0, (size_t)bcount * sizeof(float));
+        reset_buffers(n, host);
+        st = gsg_tensor_from_host(&n->barena_t, host);
+    }
+    free(host);
+    if (st < 0) { gsg_net_destroy(n); return st; }
     /* scratch */
     n->nscratch = (flags & GSG_NET_INFERENCE) ? 1 : 5;
+    int64_t sn = n->max_act * n->max_n;
     for (int i = 0; i < n->nscratch; i++) {
-        n->scratch[i] = gsg_aligned_alloc((size_t)(n->max_act * n->max_n) * sizeof(float));
-        if (!n->scratch[i]) { gsg_net_destroy(n); return gsg_err_set(GSG_E_NOMEM, "out of memory for scratch"); }
+        st = gsg_tensor_alloc(&n->scratch_t[i], GSG_DTYPE_F32, dev, 1, &sn);
+        if (st < 0) { gsg_net_destroy(n); return gsg_err_prefix(st, "scratch"); }
+        n->scratch[i] = n->scratch_t[i].data;
     }
-    gsg_status st = make_plans(n, max_batch, 0);
+    int64_t ns = 2 * n->max_c + 1;
+    st = gsg_tensor_alloc(&n->bn_sums, GSG_DTYPE_F64, dev, 1, &ns);
+    if (st < 0) { gsg_net_destroy(n); return st; }
+    st = make_plans(n, max_batch, 0);
     if (st < 0) { gsg_net_destroy(n); return st; }
     *out = n;
     return GSG_OK;
@@ -617,11 +655,12 @@ void gsg_net_destroy(struct gsg_net *n)
     free_plans(n, 0);
     for (int i = 0; i < n->np; i++) free(n->pnames[i]);
     for (int i = 0; i < n->nb; i++) free(n->bnames[i]);
-    gsg_aligned_free(n->arena);
-    gsg_aligned_free(n->grad);
-    gsg_aligned_free(n->barena);
+    gsg_tensor_free(&n->arena_t);
+    gsg_tensor_free(&n->grad_t);
+    gsg_tensor_free(&n->barena_t);
     gsg_aligned_free(n->counters);
-    for (int i = 0; i < 5; i++) gsg_aligned_free(n->scratch[i]);
+    for (int i = 0; i < 5; i++) gsg_tensor_free(&n->scratch_t[i]);
+    gsg_tensor_free(&n->bn_sums);
     free(n);
 }
 
@@ -658,9 +697,20 @@ int64_t gsg_net_param_numel(const struct gsg_net *n)
     return s;
 }
 
-void gsg_net_zero_grad(struct gsg_net *n)
+const struct gsg_tensor *gsg_net_param_arena(const struct gsg_net *n) { return &n->arena_t; }
+const struct gsg_tensor *gsg_net_grad_arena(const struct gsg_net *n) { return n->grad ? &n->grad_t : NULL; }
+enum gsg_dev gsg_net_device(const struct gsg_net *n) { return n->dev; }
+
+void gsg_net_set_bn_allreduce(struct gsg_net *n, gsg_net_allreduce_fn fn, void *arg)
 {
-    if (n->grad) memset(n->grad, 0, (size_t)n->numel * sizeof(float));
+    n->bn_allreduce = fn;
+    n->bn_allreduce_arg = arg;
+}
+
+gsg_status gsg_net_zero_grad(struct gsg_net *n)
+{
+    if (!n->grad) return GSG_OK;
+    return gsg_op_zero(&n->grad_t);
 }
 
 gsg_status gsg_net_copy(struct gsg_net *dst, const struct gsg_net *src)
@@ -670,32 +720,45 @@ gsg_status gsg_net_copy(struct gsg_net *dst, const struct gsg_net *src)
         if (!s || !gsg_tensor_same_shape(&s->value, &dst->params[i].value))
             return gsg_err_set(GSG_E_SHAPE, "copy: source network has no parameter '%s' of the same shape",
                                dst->params[i].name);
-        memcpy(dst->params[i].value.data, s->value.data, gsg_tensor_nbytes(&s->value));
+        GSG_TRY(gsg_op_copy(&dst->params[i].value, &s->value));
     }
     for (int i = 0; i < dst->nb; i++) {
         const struct gsg_buffer *s = gsg_net_buffer_find(src, dst->bufs[i].name);
         if (!s || !gsg_tensor_same_shape(&s->value, &dst->bufs[i].value))
             return gsg_err_set(GSG_E_SHAPE, "copy: source network has no buffer '%s' of the same shape",
                                dst->bufs[i].name);
-        memcpy(dst->bufs[i].value.data, s->value.data, gsg_tensor_nbytes(&s->value));
+        GSG_TRY(gsg_op_copy(&dst->bufs[i].value, &s->value));
     }
     return GSG_OK;
 }
 
+/* 1 when target's parameters are a prefix of online's arena: same names, offsets and sizes (a BYOL
+ * target made without a predictor). Then one EMA over the whole arena does every parameter. */
+static int prefix_layout(const struct gsg_net *target, const struct gsg_net *online)
+{
+    if (target->np > online->np || target->numel > online->numel) return 0;
+    for (int i = 0; i < target->np; i++) {
+        const struct gsg_param *a = &target->params[i], *b = &online->params[i];
+        if (a->offset != b->offset || strcmp(a->name, b->name) || !gsg_tensor_same_shape(&a->value, &b->value)) return 0;
+    }
+    return target->np == online->np ? target->numel == online->numel
+                                    : online->params[target->np].offset == target->numel;
+}
+
 gsg_status gsg_net_ema_update(struct gsg_net *target, const struct gsg_net *online, double tau)
 {
-    const float a = (float)tau, b1 = (float)(1.0 - tau);
+    if (prefix_layout(target, online)) {
+        /* one launch; the padding between parameters is zero in both arenas and stays zero */
+        struct gsg_tensor src = gsg_tensor_sub(&online->arena_t, 0, 1, &target->numel);
+        return gsg_op_ema(&target->arena_t, &src, tau);
+    }
     for (int i = 0; i < target->np; i++) {
         const struct gsg_param *s = &online->params[i];
         if (i >= online->np || strcmp(s->name, target->params[i].name)) s = gsg_net_param_find(online, target->params[i].name);
         if (!s || !gsg_tensor_same_shape(&s->value, &target->params[i].value))
             return gsg_err_set(GSG_E_SHAPE, "EMA: online network has no parameter '%s' of the same shape",
                                target->params[i].name);
-        float *x = target->params[i].value.data;
-        const float *t = s->value.data;
-        int64_t cnt = gsg_tensor_numel(&s->value);
-        #pragma omp parallel for schedule(static) if (cnt > 65536)
-        for (int64_t k = 0; k < cnt; k++) x[k] = x[k] * a + t[k] * b1;
+        GSG_TRY(gsg_op_ema(&target->params[i].value, &s->value, tau));
     }
     return GSG_OK;
 }
@@ -707,12 +770,14 @@ gsg_status gsg_net_ctx_create(struct gsg_net *n, struct gsg_net_ctx **out)
     struct gsg_net_ctx *c = calloc(1, sizeof *c);
     if (!c) return gsg_err_set(GSG_E_NOMEM, "out of memory");
     c->net = n;
-    c->mem = gsg_aligned_alloc((size_t)n->ctx_numel * sizeof(float));
+    gsg_status st = gsg_tensor_alloc(&c->mem_t, GSG_DTYPE_F32, n->dev, 1, &n->ctx_numel);
+    if (st < 0) { gsg_net_ctx_destroy(c); return gsg_err_prefix(st, "activations"); }
+    c->mem = c->mem_t.data;
     c->stat_off = calloc((size_t)n->nbn + 1, sizeof(int64_t));
     /* BN stats: walk every bn through its id */
     int64_t tot = 0;
     int64_t *cs = calloc((size_t)n->nbn + 1, sizeof(int64_t));
-    if (!cs || !c->mem || !c->stat_off) { free(cs); gsg_net_ctx_destroy(c); return gsg_err_set(GSG_E_NOMEM, "out of memory for activations"); }
+    if (!cs || !c->stat_off) { free(cs); gsg_net_ctx_destroy(c); return gsg_err_set(GSG_E_NOMEM, "out of memory for activations"); }
     cs[n->stem_bn.id] = n->stem_bn.c;
     for (int i = 0; i < n->nblocks; i++) {
         struct block *bk = &n->blocks[i];
@@ -723,8 +788,10 @@ gsg_status gsg_net_ctx_create(struct gsg_net *n, struct gsg_net_ctx **out)
     if (n->cfg.pred_hidden > 0) cs[n->qbn.id] = n->qbn.c;
     for (int i = 0; i < n->nbn; i++) { c->stat_off[i] = tot; tot += 2 * ((cs[i] + 15) / 16 * 16); }
     free(cs);
-    c->stats = gsg_aligned_alloc((size_t)(tot + 16) * sizeof(float));
-    if (!c->stats) { gsg_net_ctx_destroy(c); return gsg_err_set(GSG_E_NOMEM, "out of memory"); }
+    int64_t ns = tot + 16;
+    st = gsg_tensor_alloc(&c->stats_t, GSG_DTYPE_F32, n->dev, 1, &ns);
+    if (st < 0) { gsg_net_ctx_destroy(c); return st; }
+    c->stats = c->stats_t.data;
     *out = c;
     return GSG_OK;
 }
@@ -732,8 +799,8 @@ gsg_status gsg_net_ctx_create(struct gsg_net *n, struct gsg_net_ctx **out)
 void gsg_net_ctx_destroy(struct gsg_net_ctx *c)
 {
     if (!c) return;
-    gsg_aligned_free(c->mem);
-    gsg_aligned_free(c->stats);
+    gsg_tensor_free(&c->mem_t);
+    gsg_tensor_free(&c->stats_t);
     free(c->stat_off);
     free(c);
 }
@@ -743,15 +810,15 @@ static struct gsg_tensor sv(const struct gsg_net_ctx *c, int s, int64_t N)
 {
     const struct slot *sl = &c->net->slots[s];
     void *p = sl->dt == GSG_DTYPE_I32 ? (void *)((int32_t *)c->mem + sl->off) : (void *)(c->mem + sl->off);
-    if (sl->nd == 1) return gsg_tview(p, sl->dt, 2, N, sl->d[0]);
-    return gsg_tview(p, sl->dt, 4, N, sl->d[0], sl->d[1], sl->d[2]);
+    if (sl->nd == 1) return gsg_tview_dev(c->net->dev, p, sl->dt, 2, N, sl->d[0]);
+    return gsg_tview_dev(c->net->dev, p, sl->dt, 4, N, sl->d[0], sl->d[1], sl->d[2]);
 }
 /* a scratch buffer viewed with a slot's shape */
 static struct gsg_tensor scv(const struct gsg_net *n, int k, int s, int64_t N)
 {
     const struct slot *sl = &n->slots[s];
-    if (sl->nd == 1) return gsg_tview(n->scratch[k], GSG_DTYPE_F32, 2, N, sl->d[0]);
-    return gsg_tview(n->scratch[k], GSG_DTYPE_F32, 4, N, sl->d[0], sl->d[1], sl->d[2]);
+    if (sl->nd == 1) return gsg_tview_dev(n->dev, n->scratch[k], GSG_DTYPE_F32, 2, N, sl->d[0]);
+    return gsg_tview_dev(n->dev, n->scratch[k], GSG_DTYPE_F32, 4, N, sl->d[0], sl->d[1], sl->d[2]);
 }
 static struct gsg_tensor P(const struct gsg_net *n, int i) { return n->params[i].value; }
 static struct gsg_tensor G(const struct gsg_net *n, int i) { return n->params[i].grad; }
@@ -781,10 +848,22 @@ static gsg_status bn_fwd(struct gsg_net *n, struct gsg_net_ctx *c, struct bn *bn
                          const struct gsg_tensor *x, int training, int relu)
 {
     int64_t C = bn->c;
-    struct gsg_tensor sm = gsg_tview(c->stats + c->stat_off[bn->id], GSG_DTYPE_F32, 1, C);
-    struct gsg_tensor si = gsg_tview(c->stats + c->stat_off[bn->id] + (C + 15) / 16 * 16, GSG_DTYPE_F32, 1, C);
+    struct gsg_tensor sm = gsg_tview_dev(n->dev, c->stats + c->stat_off[bn->id], GSG_DTYPE_F32, 1, C);
+    struct gsg_tensor si = gsg_tview_dev(n->dev, c->stats + c->stat_off[bn->id] + (C + 15) / 16 * 16, GSG_DTYPE_F32, 1, C);
     struct gsg_tensor g, b, *pg = NULL, *pb = NULL;
     if (bn->pg >= 0) { g = P(n, bn->pg); b = P(n, bn->pb); pg = &g; pb = &b; }
+    if (training && n->bn_allreduce) {
+        /* synchronised BN: statistics, the collective, then apply (shift: the running mean, equal on all ranks) */
+        struct gsg_tensor *rm = &n->bufs[bn->rm].value, *rv = &n->bufs[bn->rv].value;
+        struct gsg_tensor sums = gsg_tensor_sub(&n->bn_sums, 0, 1, (int64_t[]){2 * C + 1});
+        gsg_status st = gsg_bn_stats(&sums, x, rm);
+        if (st >= 0) st = n->bn_allreduce(n->bn_allreduce_arg, &sums);
+        if (st >= 0) st = gsg_bn_finalize(&sm, &si, rm, rv, &sums, rm, BN_MOMENTUM, BN_EPS);
+        if (st >= 0) st = gsg_bn_apply(y, x, &sm, &si, pg, pb, relu);
+        if (st < 0) return gsg_err_prefix(st, "%s", n->bufs[bn->rm].name);
+        (*(int64_t *)n->bufs[bn->nt].value.data)++;
+        return st;
+    }
     gsg_status st = (relu ? gsg_batchnorm_relu_fwd : gsg_batchnorm_fwd)(y, &sm, &si, x, pg, pb, &n->bufs[bn->rm].value,
                                                                        &n->bufs[bn->rv].value, training, BN_MOMENTUM,
                                                                        BN_EPS);
@@ -798,10 +877,18 @@ static gsg_status bn_bwd(struct gsg_net *n, struct gsg_net_ctx *c, struct bn *bn
                          const struct gsg_tensor *dy, const struct gsg_tensor *x, const struct gsg_tensor *y)
 {
     int64_t C = bn->c;
-    struct gsg_tensor sm = gsg_tview(c->stats + c->stat_off[bn->id], GSG_DTYPE_F32, 1, C);
-    struct gsg_tensor si = gsg_tview(c->stats + c->stat_off[bn->id] + (C + 15) / 16 * 16, GSG_DTYPE_F32, 1, C);
+    struct gsg_tensor sm = gsg_tview_dev(n->dev, c->stats + c->stat_off[bn->id], GSG_DTYPE_F32, 1, C);
+    struct gsg_tensor si = gsg_tview_dev(n->dev, c->stats + c->stat_off[bn->id] + (C + 15) / 16 * 16, GSG_DTYPE_F32, 1, C);
     struct gsg_tensor g, dg, db, *pg = NULL, *pdg = NULL, *pdb = NULL;
     if (bn->pg >= 0) { g = P(n, bn->pg); dg = G(n, bn->pg); db = G(n, bn->pb); pg = &g; pdg = &dg; pdb = &db; }
+    if (n->bn_allreduce) {
+        struct gsg_tensor sums = gsg_tensor_sub(&n->bn_sums, 0, 1, (int64_t[]){2 * C + 1});
+        gsg_status st = gsg_bn_bwd_stats(&sums, pdg, pdb, dy, y, x, &sm, &si);
+        if (st >= 0) st = n->bn_allreduce(n->bn_allreduce_arg, &sums);
+        if (st >= 0) st = gsg_bn_bwd_apply(dx, dy, y, x, pg, &sm, &si, &sums);
+        if (st < 0) return gsg_err_prefix(st, "%s backward", n->bufs[bn->rm].name);
+        return st;
+    }
     gsg_status st = y ? gsg_batchnorm_relu_bwd(dx, pdg, pdb, dy, y, x, pg, &sm, &si)
                       : gsg_batchnorm_bwd(dx, pdg, pdb, dy, x, pg, &sm, &si);
     if (st < 0) return gsg_err_prefix(st, "%s backward", n->bufs[bn->rm].name);
@@ -873,7 +960,7 @@ gsg_status gsg_net_forward(struct gsg_net *n, struct gsg_net_ctx *c, struct gsg_
         n->alt_n = N;
     }
     struct gsg_tensor xs = sv(c, n->s_x, N);
-    memcpy(xs.data, x->data, (size_t)gsg_tensor_nbytes(x));
+    GSG_TRY(gsg_op_copy(&xs, x));
     struct gsg_tensor c0 = sv(c, n->s_c0, N), a0 = sv(c, n->s_a0, N);
     GSG_TRY(conv_fwd(n, &n->stem, &c0, &xs, N));
     GSG_TRY(bn_fwd(n, c, &n->stem_bn, &a0, &c0, tr, 1));
@@ -965,7 +1052,7 @@ gsg_status gsg_net_backward(struct gsg_net *n, struct gsg_net_ctx *c, const stru
     c->trained = 0;   /* one backward per forward */
     /* gradient at z into scratch 1 */
     struct gsg_tensor gz = scv(n, 1, n->s_z, N);
-    if (dz) memcpy(gz.data, dz->data, (size_t)(N * D) * sizeof(float));
+    if (dz) GSG_TRY(gsg_op_copy(&gz, dz));
     else GSG_TRY(gsg_zero(&gz));
     if (dp && n->cfg.pred_hidden > 0) {
         struct gsg_tensor qa = sv(c, n->s_qa, N), q0 = sv(c, n->s_ql0, N), z = sv(c, n->s_z, N);

@@ -61,7 +61,7 @@ struct gsg_net_config {
     int pred_hidden;         /* predictor hidden width; 0 = no predictor (p = z) */
 };
 
-/* Fill cfg with a recipe's model ("cifar", "fmnist", "imagenet"; DESIGN.md §4).
+/* Fill cfg with a recipe's model ("cifar", "fmnist", "imagenet"; docs/algorithm.md §7).
  * GSG_E_USAGE for an unknown name. */
 gsg_status gsg_net_config_recipe(struct gsg_net_config *cfg, const char *recipe);
 /* Check ranges and combinations (GSG_E_USAGE with a message naming the field). */
@@ -86,7 +86,9 @@ enum {
 };
 
 /* Create and initialise. max_batch: the largest N any forward will see; H, W: input size.
- * dev: GSG_DEV_CPU (GSG_DEV_CUDA returns GSG_E_UNSUPPORTED until the CUDA engine lands). */
+ * dev: where every arena, context and scratch buffer lives (docs/execution.md). GSG_DEV_CUDA
+ * fails with the backend's one-line reason on a build without CUDA or a machine without a GPU
+ * (GSG_E_NO_CUDA), and with GSG_E_UNSUPPORTED naming the first op that has no CUDA kernel yet. */
 gsg_status gsg_net_create(struct gsg_net **net, const struct gsg_net_config *cfg, int64_t max_batch,
                           int64_t H, int64_t W, enum gsg_dev dev, uint64_t seed, int flags);
 void gsg_net_destroy(struct gsg_net *net);
@@ -116,13 +118,29 @@ const struct gsg_param *gsg_net_param_find(const struct gsg_net *net, const char
 int gsg_net_buffer_count(const struct gsg_net *net);
 const struct gsg_buffer *gsg_net_buffer(const struct gsg_net *net, int i);
 const struct gsg_buffer *gsg_net_buffer_find(const struct gsg_net *net, const char *name);
-/* The arenas as flat f32 arrays of *n elements (for all-reduce, EMA, norms). */
+/* The arenas as flat f32 arrays of *n elements (for all-reduce, EMA, norms). Pointers into the
+ * network's device memory: host-readable only on GSG_DEV_CPU (else use gsg_tensor_to_host). */
 float *gsg_net_param_data(struct gsg_net *net, int64_t *n);
 float *gsg_net_grad_data(struct gsg_net *net, int64_t *n);    /* NULL with GSG_NET_INFERENCE */
+/* The same arenas as f32 [numel] tensors on the network's device (grad: NULL with GSG_NET_INFERENCE).
+ * Padding between parameters is zero in all arenas and stays zero. */
+const struct gsg_tensor *gsg_net_param_arena(const struct gsg_net *net);
+const struct gsg_tensor *gsg_net_grad_arena(const struct gsg_net *net);
+enum gsg_dev gsg_net_device(const struct gsg_net *net);
+/* Buffers: running_mean/var live on the network's device; num_batches_tracked counters are host
+ * integers (dev CPU) on every device, since only the host counts. */
+
+/* Synchronised batch norm (SyncBN, docs/execution.md): with fn set, every training-mode BN forward
+ * and backward runs as statistics -> fn(arg, sums) -> apply (ops_engine.h's gsg_bn_* steps), where
+ * sums is f64 [2C+1] on the network's device and fn must replace it by its elementwise sum over the
+ * ranks (an MPI/NCCL all-reduce; the identity on one rank). fn NULL (the default): the fused
+ * single-pass kernels. Results of the two plans agree to rounding (tests/unit/test_nn.c). */
+typedef gsg_status (*gsg_net_allreduce_fn)(void *arg, struct gsg_tensor *sums);
+void gsg_net_set_bn_allreduce(struct gsg_net *net, gsg_net_allreduce_fn fn, void *arg);
 int64_t gsg_net_param_numel(const struct gsg_net *net);        /* total trainable scalars */
 
-/* Gradients := 0. */
-void gsg_net_zero_grad(struct gsg_net *net);
+/* Gradients := 0 (a zero op on the device). */
+gsg_status gsg_net_zero_grad(struct gsg_net *net);
 /* dst := src for every parameter and buffer dst has (matched by name; src must have them).
  * Used to start a BYOL target as a copy of the online network. */
 gsg_status gsg_net_copy(struct gsg_net *dst, const struct gsg_net *src);
@@ -165,8 +183,10 @@ struct gsg_sgd;
 gsg_status gsg_sgd_create(struct gsg_sgd **opt, struct gsg_net *net, double momentum, double weight_decay);
 void gsg_sgd_destroy(struct gsg_sgd *opt);
 gsg_status gsg_sgd_step(struct gsg_sgd *opt, double lr, double lr_pred);
-/* Momentum arena (same layout as the parameter arena), for checkpoints and tests. */
+/* Momentum arena (same layout as the parameter arena), for checkpoints and tests: a pointer into
+ * the network's device memory, and the same as an f32 [n] tensor on that device. */
 float *gsg_sgd_momentum(struct gsg_sgd *opt, int64_t *n);
+const struct gsg_tensor *gsg_sgd_momentum_arena(const struct gsg_sgd *opt);
 
 /* Cosine schedule with linear warmup, in any unit (epochs or steps):
  *   t < warmup:  base * (t + 1) / warmup

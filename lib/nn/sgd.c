@@ -1,13 +1,15 @@
 /* sgd.c: SGD with momentum and weight decay (PyTorch semantics) over a network's
  * parameter arena, with a separate lr for the predictor group; cosine schedule. */
 #include "nn/net.h"
+#include "ops/ops_engine.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct gsg_sgd {
     struct gsg_net *net;
-    float *m;            /* momentum, same layout as the parameter arena */
+    struct gsg_tensor m_t;   /* f32 [n] momentum on the network's device, the parameter arena's layout */
+    float *m;
     int64_t n;
     int64_t pred_off;    /* first element of the predictor group */
     double momentum, wd;
@@ -26,9 +28,9 @@ gsg_status gsg_sgd_create(struct gsg_sgd **out, struct gsg_net *net, double mome
     if (!o) return gsg_err_set(GSG_E_NOMEM, "out of memory");
     o->net = net;
     gsg_net_param_data(net, &o->n);
-    o->m = gsg_aligned_alloc((size_t)o->n * sizeof(float));
-    if (!o->m) { free(o); return gsg_err_set(GSG_E_NOMEM, "out of memory for optimiser state"); }
-    memset(o->m, 0, (size_t)o->n * sizeof(float));
+    gsg_status st = gsg_tensor_alloc(&o->m_t, GSG_DTYPE_F32, gsg_net_device(net), 1, &o->n);   /* zeroed */
+    if (st < 0) { free(o); return gsg_err_prefix(st, "optimiser state"); }
+    o->m = o->m_t.data;
     o->pred_off = o->n;
     for (int i = 0; i < gsg_net_param_count(net); i++) {
         const struct gsg_param *p = gsg_net_param(net, i);
@@ -43,7 +45,7 @@ gsg_status gsg_sgd_create(struct gsg_sgd **out, struct gsg_net *net, double mome
 void gsg_sgd_destroy(struct gsg_sgd *o)
 {
     if (!o) return;
-    gsg_aligned_free(o->m);
+    gsg_tensor_free(&o->m_t);
     free(o);
 }
 
@@ -53,28 +55,22 @@ float *gsg_sgd_momentum(struct gsg_sgd *o, int64_t *n)
     return o->m;
 }
 
-/* w, g, m: [n] f32. Padding between tensors holds zeros in all three arenas and stays zero. */
-static void sgd_range(float *w, const float *g, float *m, int64_t n, float lr, float mom, float wd)
-{
-    #pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) {
-        float d = g[i] + wd * w[i];
-        float b = mom * m[i] + d;
-        m[i] = b;
-        w[i] = w[i] - lr * b;
-    }
-}
+const struct gsg_tensor *gsg_sgd_momentum_arena(const struct gsg_sgd *o) { return &o->m_t; }
 
 gsg_status gsg_sgd_step(struct gsg_sgd *o, double lr, double lr_pred)
 {
     if (!isfinite(lr) || !isfinite(lr_pred))
         return gsg_err_set(GSG_E_NUMERIC, "optimiser: learning rate %g / %g is not finite", lr, lr_pred);
-    int64_t n;
-    float *w = gsg_net_param_data(o->net, &n), *g = gsg_net_grad_data(o->net, NULL);
-    sgd_range(w, g, o->m, o->pred_off, (float)lr, (float)o->momentum, (float)o->wd);
-    sgd_range(w + o->pred_off, g + o->pred_off, o->m + o->pred_off, n - o->pred_off, (float)lr_pred,
-              (float)o->momentum, (float)o->wd);
-    return GSG_OK;
+    /* two updates over the whole arenas: [0, pred_off) at lr, the predictor at lr_pred. Padding between
+     * tensors holds zeros in all three arenas and stays zero. */
+    const struct gsg_tensor *W = gsg_net_param_arena(o->net), *G = gsg_net_grad_arena(o->net);
+    const int64_t n0 = o->pred_off, n1 = o->n - o->pred_off;
+    struct gsg_tensor w0 = gsg_tensor_sub(W, 0, 1, &n0), g0 = gsg_tensor_sub(G, 0, 1, &n0),
+                      m0 = gsg_tensor_sub(&o->m_t, 0, 1, &n0);
+    struct gsg_tensor w1 = gsg_tensor_sub(W, n0, 1, &n1), g1 = gsg_tensor_sub(G, n0, 1, &n1),
+                      m1 = gsg_tensor_sub(&o->m_t, n0, 1, &n1);
+    GSG_TRY(gsg_op_sgd(&w0, &m0, &g0, lr, o->momentum, o->wd));
+    return gsg_op_sgd(&w1, &m1, &g1, lr_pred, o->momentum, o->wd);
 }
 
 double gsg_lr_cosine(double base, double final, double t, double total, double warmup)

@@ -24,13 +24,11 @@
  * y[N,Ho,Wo,Co] = conv(x[N,H,W,Ci], w[Co,Ci,K,K]), stride s, zero padding p,
  * Ho = (H + 2p - K)/s + 1. A plan is created once per layer shape and batch size
  * and holds kernels and workspace (oneDNN primitives or im2col buffers). */
-struct gsg_conv2d_desc {
-    int64_t N, H, W, Ci, Co, K, stride, pad;
-};
+#include "../tensor/conv_desc.h"   /* struct gsg_conv2d_desc {N, H, W, Ci, Co, K, stride, pad} */
 struct gsg_conv2d;
 gsg_status gsg_conv2d_create(struct gsg_conv2d **plan, enum gsg_dev dev, const struct gsg_conv2d_desc *d);
 void gsg_conv2d_destroy(struct gsg_conv2d *plan);
-void gsg_conv2d_out_hw(const struct gsg_conv2d_desc *d, int64_t *Ho, int64_t *Wo);
+/* gsg_conv2d_out_hw(d, &Ho, &Wo): the output size (tensor/conv_desc.h). */
 gsg_status gsg_conv2d_fwd(struct gsg_conv2d *plan, struct gsg_tensor *y, const struct gsg_tensor *x,
                           const struct gsg_tensor *w);
 /* dx (written; may be NULL when the input needs no gradient), dw (accumulated). */
@@ -38,6 +36,8 @@ gsg_status gsg_conv2d_bwd(struct gsg_conv2d *plan, struct gsg_tensor *dx, struct
                           const struct gsg_tensor *dy, const struct gsg_tensor *x, const struct gsg_tensor *w);
 /* Which implementation a plan uses ("onednn", "im2col-openblas", "cuda") for logs and benches. */
 const char *gsg_conv2d_impl(const struct gsg_conv2d *plan);
+/* Bytes a plan holds for workspace (weights in kernel layout, column buffers, scratchpads). */
+size_t gsg_conv2d_workspace_bytes(const struct gsg_conv2d *plan);
 
 /* ---------------- batch norm over [M,C] ----------------
  * x, y: any f32 tensor whose last dim is C (M = numel / C): BN2d on NHWC and BN1d alike.

@@ -1,4 +1,4 @@
-/* gsg.h: Guided Stop-Gradient selection and the SimSiam/BYOL losses (DESIGN.md §3).
+/* gsg.h: Guided Stop-Gradient selection and the SimSiam/BYOL losses (docs/algorithm.md).
  *
  * Pure math on projection rows, host f32 buffers, no allocation. Every row is
  * computed independently in double precision with a fixed summation order, so

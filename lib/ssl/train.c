@@ -4,6 +4,8 @@
 #include "../eval/collapse.h"
 #include "../core/tool.h"
 #include "../io/tstream.h"
+#include "../ops/ops_engine.h"
+#include "../cuda/gsg_cuda.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,7 +56,7 @@ gsg_status gsg_train_config_recipe(struct gsg_train_config *c, const char *recip
 double gsg_train_base_lr(const struct gsg_train_config *c)
 {
     if (c->lr > 0) return c->lr;
-    /* BYOL: 0.06 * B / 128 on CIFAR (DESIGN.md §4), i.e. 4x SimSiam's rule per 256 images */
+    /* BYOL: 0.06 * B / 128 on CIFAR (docs/algorithm.md §7), i.e. 4x SimSiam's rule per 256 images */
     double per256 = c->method == GSG_METHOD_BYOL && !strcmp(c->recipe, "cifar") ? 0.12 : c->lr_per256;
     return per256 * (double)c->batch / 256.0;
 }
@@ -189,13 +191,20 @@ struct gsg_trainer {
     int nctx;
     int64_t step, monitor_every;
     int64_t N, D, C, H, W;
-    float *x;             /* [N,H,W,C] */
+    enum gsg_dev dev;
+    /* on the device (docs/execution.md); on the CPU the *_t of tz, dp and perm view the host arrays */
+    struct gsg_tensor x_t;      /* f32 [N,H,W,C] the network input */
+    struct gsg_tensor views_t;  /* u8 [N,V,C,H,W] the uploaded batch (CUDA; grown when V grows) */
+    struct gsg_tensor perm_t;   /* i64 [N] */
+    struct gsg_tensor tz_t[4];  /* f32 [N,D] target projections (BYOL) */
+    struct gsg_tensor dp_t[4];  /* f32 [N,D] loss gradients at the predictions */
+    /* host: the GSG selection, the loss and the monitors are host work on staged copies */
     float *tz[4];         /* [N,D] target projections (BYOL) / gathered rows (2-view) */
     float *pg[2];         /* [N,D] gathered predictions (2-view with a predictor) */
     float *dp[4];         /* [N,D] */
     float *d, *loss_rows; /* [N,4], [N] */
     int64_t *perm, *k;    /* [N] */
-    float *znorm;         /* unused scratch kept for future monitors */
+    float *hz[4], *hp[4], *hh;   /* staging of z, p [N,D] and h [N,F] (CUDA only; NULL on the CPU) */
 };
 
 const struct gsg_train_config *gsg_trainer_config(const struct gsg_trainer *tr) { return &tr->cfg; }
@@ -213,7 +222,12 @@ void gsg_trainer_destroy(struct gsg_trainer *tr)
     if (tr->opt) gsg_sgd_destroy(tr->opt);
     if (tr->target) gsg_net_destroy(tr->target);
     if (tr->net) gsg_net_destroy(tr->net);
-    gsg_aligned_free(tr->x);
+    gsg_tensor_free(&tr->x_t);
+    gsg_tensor_free(&tr->views_t);
+    gsg_tensor_free(&tr->perm_t);
+    for (int i = 0; i < 4; i++) { gsg_tensor_free(&tr->tz_t[i]); gsg_tensor_free(&tr->dp_t[i]); }
+    for (int i = 0; i < 4; i++) { gsg_aligned_free(tr->hz[i]); gsg_aligned_free(tr->hp[i]); }
+    gsg_aligned_free(tr->hh);
     for (int i = 0; i < 4; i++) { gsg_aligned_free(tr->tz[i]); gsg_aligned_free(tr->dp[i]); }
     for (int i = 0; i < 2; i++) gsg_aligned_free(tr->pg[i]);
     gsg_aligned_free(tr->d); gsg_aligned_free(tr->loss_rows);
@@ -255,7 +269,6 @@ gsg_status gsg_trainer_create(struct gsg_trainer **out, const struct gsg_train_c
     }
     int bad = 0;
     size_t nd = (size_t)(tr->N * tr->D) * sizeof(float);
-    tr->x = zalloc((size_t)(tr->N * tr->H * tr->W * tr->C) * sizeof(float), &bad);
     for (int i = 0; i < 4; i++) { tr->tz[i] = zalloc(nd, &bad); tr->dp[i] = zalloc(nd, &bad); }
     for (int i = 0; i < 2; i++) tr->pg[i] = zalloc(nd, &bad);
     tr->d = zalloc((size_t)tr->N * 4 * sizeof(float), &bad);
@@ -263,6 +276,26 @@ gsg_status gsg_trainer_create(struct gsg_trainer **out, const struct gsg_train_c
     tr->perm = zalloc((size_t)tr->N * sizeof(int64_t), &bad);
     tr->k = zalloc((size_t)tr->N * sizeof(int64_t), &bad);
     if (bad) { st = gsg_err_set(GSG_E_NOMEM, "trainer: out of memory for batch buffers"); goto fail; }
+    tr->dev = dev;
+    int64_t xd[4] = {tr->N, tr->H, tr->W, tr->C}, zd[2] = {tr->N, tr->D};
+    if ((st = gsg_tensor_alloc(&tr->x_t, GSG_DTYPE_F32, dev, 4, xd)) < 0) goto fail;
+    if (dev == GSG_DEV_CPU) {
+        tr->perm_t = gsg_tensor_view(tr->perm, GSG_DTYPE_I64, dev, 1, &tr->N);
+        for (int i = 0; i < 4; i++) {
+            tr->tz_t[i] = gsg_tensor_view(tr->tz[i], GSG_DTYPE_F32, dev, 2, zd);
+            tr->dp_t[i] = gsg_tensor_view(tr->dp[i], GSG_DTYPE_F32, dev, 2, zd);
+        }
+    } else {
+        if ((st = gsg_tensor_alloc(&tr->perm_t, GSG_DTYPE_I64, dev, 1, &tr->N)) < 0) goto fail;
+        for (int i = 0; i < 4; i++) {
+            if ((st = gsg_tensor_alloc(&tr->tz_t[i], GSG_DTYPE_F32, dev, 2, zd)) < 0) goto fail;
+            if ((st = gsg_tensor_alloc(&tr->dp_t[i], GSG_DTYPE_F32, dev, 2, zd)) < 0) goto fail;
+            tr->hz[i] = zalloc(nd, &bad);
+            tr->hp[i] = zalloc(nd, &bad);
+        }
+        tr->hh = zalloc((size_t)(tr->N * gsg_net_feature_dim(&c->net)) * sizeof(float), &bad);
+        if (bad) { st = gsg_err_set(GSG_E_NOMEM, "trainer: out of memory for staging buffers"); goto fail; }
+    }
     *out = tr;
     return GSG_OK;
 fail:
@@ -270,20 +303,32 @@ fail:
     return st;
 }
 
-void gsg_views_to_f32(float *y, const uint8_t *views, int64_t N, int64_t V, int64_t C, int64_t H, int64_t W,
-                      int64_t v, const int64_t *src, const float *mean, const float *std)
+/* A host-readable copy of t's first n floats: t itself on the CPU, staged into buf (n floats) on a
+ * device. The GSG selection, the loss and the monitors read these. */
+static gsg_status host_view(const float **out, const struct gsg_tensor *t, float *buf)
 {
-    float sc[64], sh[64];
-    for (int64_t c = 0; c < C && c < 64; c++) { sc[c] = 1.0f / (255.0f * std[c]); sh[c] = -mean[c] / std[c]; }
-    const int64_t HW = H * W;
-    #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; n++) {
-        int64_t s = src ? src[n] : n;
-        const uint8_t *x = views + ((s * V + v) * C) * HW;   /* [C,H,W] */
-        float *o = y + n * HW * C;                           /* [H,W,C] */
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t i = 0; i < HW; i++) o[i * C + c] = (float)x[c * HW + i] * sc[c] + sh[c];
+    if (t->dev == GSG_DEV_CPU) { *out = t->data; return GSG_OK; }
+    GSG_TRY(gsg_tensor_to_host(buf, t));
+    *out = buf;
+    return GSG_OK;
+}
+
+/* The batch's views as a tensor on the trainer's device: the caller's memory on the CPU, an upload
+ * into views_t otherwise (grown when a stream with more views per image arrives). */
+static gsg_status stage_views(struct gsg_trainer *tr, struct gsg_tensor *out, const struct gsg_train_batch *b)
+{
+    int64_t d[5] = {b->N, b->V, b->C, b->H, b->W};
+    if (tr->dev == GSG_DEV_CPU) {
+        *out = gsg_tensor_view((void *)b->views, GSG_DTYPE_U8, GSG_DEV_CPU, 5, d);
+        return GSG_OK;
     }
+    int64_t need = b->N * b->V * b->C * b->H * b->W;
+    if (gsg_tensor_numel(&tr->views_t) < need) {
+        gsg_tensor_free(&tr->views_t);
+        GSG_TRY(gsg_tensor_alloc(&tr->views_t, GSG_DTYPE_U8, tr->dev, 1, &need));
+    }
+    *out = gsg_tensor_sub(&tr->views_t, 0, 5, d);
+    return gsg_tensor_from_host(out, b->views);
 }
 
 static int all_finite(const float *x, int64_t n)
@@ -318,24 +363,38 @@ gsg_status gsg_trainer_step(struct gsg_trainer *tr, const struct gsg_train_batch
         st->ema = gsg_ema_momentum(c->ema, c->ema_cosine, tr->step, total);
         GSG_TRY(gsg_net_ema_update(tr->target, tr->net, st->ema));
     }
-    if (c->gsg) gsg_pair_permutation(tr->perm, N, c->seed, tr->step, c->rank);
+    const int64_t nd[2] = {N, D};
+    struct gsg_tensor perm = gsg_tensor_sub(&tr->perm_t, 0, 1, &N);
+    if (c->gsg) {
+        gsg_pair_permutation(tr->perm, N, c->seed, tr->step, c->rank);
+        if (tr->dev != GSG_DEV_CPU && four) GSG_TRY(gsg_tensor_from_host(&perm, tr->perm));
+    }
+    struct gsg_tensor views;
+    GSG_TRY(stage_views(tr, &views, b));
     struct gsg_net_out out[4];
-    struct gsg_tensor x = gsg_tview(tr->x, GSG_DTYPE_F32, 4, (int64_t)N, tr->H, tr->W, tr->C);
+    struct gsg_tensor x = gsg_tensor_sub(&tr->x_t, 0, 4, (int64_t[]){N, tr->H, tr->W, tr->C});
     for (int v = 0; v < tr->nctx; v++) {
-        gsg_views_to_f32(tr->x, b->views, N, b->V, b->C, b->H, b->W, v, (four && v >= 2) ? tr->perm : NULL, b->mean, b->std);
+        GSG_TRY(gsg_op_views_to_f32(&x, &views, v, (four && v >= 2) ? &perm : NULL, b->mean, b->std));
         GSG_TRY(gsg_net_forward(tr->net, tr->ctx[v], &out[v], &x, GSG_FWD_TRAIN));
         if (tr->target) {
             struct gsg_net_out to;
             GSG_TRY(gsg_net_forward(tr->target, tr->tctx, &to, &x, GSG_FWD_TRAIN));
-            memcpy(tr->tz[v], to.z.data, (size_t)(N * D) * sizeof(float));
+            struct gsg_tensor tz = gsg_tensor_sub(&tr->tz_t[v], 0, 2, nd);
+            GSG_TRY(gsg_op_copy(&tz, &to.z));
         }
     }
-    /* projections z (online), predictions p, targets t */
+    /* projections z (online), predictions p, targets t: host-readable (staged on a device) */
     const float *z[4] = {0}, *p[4] = {0}, *t[4] = {0};
     for (int v = 0; v < tr->nctx; v++) {
-        z[v] = out[v].z.data;
-        p[v] = out[v].p.data;
-        t[v] = tr->target ? tr->tz[v] : z[v];
+        GSG_TRY(host_view(&z[v], &out[v].z, tr->hz[v]));
+        if (out[v].p.data == out[v].z.data) p[v] = z[v];
+        else GSG_TRY(host_view(&p[v], &out[v].p, tr->hp[v]));
+        if (tr->target) {
+            struct gsg_tensor tz = gsg_tensor_sub(&tr->tz_t[v], 0, 2, nd);
+            GSG_TRY(host_view(&t[v], &tz, tr->tz[v]));
+        } else {
+            t[v] = z[v];
+        }
     }
     double ts = gsg_now();
     if (c->gsg && !four) {
@@ -379,20 +438,29 @@ gsg_status gsg_trainer_step(struct gsg_trainer *tr, const struct gsg_train_batch
         st->erank_z_max = rep.erank_max;
         st->std_z = rep.std_mean;
         int64_t F = out[0].h.dims[1];
-        GSG_TRY(gsg_collapse_erank(&st->erank_h, out[0].h.data, N, F, 1));
+        const float *h0;
+        GSG_TRY(host_view(&h0, &out[0].h, tr->hh));
+        GSG_TRY(gsg_collapse_erank(&st->erank_h, h0, N, F, 1));
         st->erank_h_max = (double)(N < F ? N : F);
         GSG_TRY(gsg_collapse_mean_cos(&st->cos_views, z[0], z[1], N, D));
     }
     /* backward through every encoder call, then the update */
-    gsg_net_zero_grad(tr->net);
+    GSG_TRY(gsg_net_zero_grad(tr->net));
     for (int v = 0; v < tr->nctx; v++) {
-        struct gsg_tensor g = gsg_tview(tr->dp[v], GSG_DTYPE_F32, 2, (int64_t)N, D);
+        struct gsg_tensor g = gsg_tensor_sub(&tr->dp_t[v], 0, 2, nd);
+        if (tr->dev != GSG_DEV_CPU) GSG_TRY(gsg_tensor_from_host(&g, tr->dp[v]));
         GSG_TRY(gsg_net_backward(tr->net, tr->ctx[v], NULL, &g));
     }
     double base = gsg_train_base_lr(c);
     st->lr = gsg_lr_cosine(base, 0.0, (double)epoch, (double)c->epochs, (double)c->warmup);
     st->lr_pred = c->fix_pred_lr ? base : st->lr;
     GSG_TRY(gsg_sgd_step(tr->opt, st->lr, st->lr_pred));
+    /* the one checked synchronisation of the step: an asynchronous device error is reported here,
+     * at the step that caused it (docs/execution.md) */
+    if (tr->dev != GSG_DEV_CPU) {
+        gsg_status ss = gsg_cuda_sync();
+        if (ss < 0) return gsg_err_prefix(ss, "step %lld", (long long)tr->step);
+    }
     tr->step++;
     st->seconds = gsg_now() - t0;
     return GSG_OK;

@@ -1,5 +1,5 @@
 /* train.h: the SimSiam / BYOL training step, with or without Guided Stop-Gradient
- * (DESIGN.md §3), on top of lib/nn/net.h. gsg-step is a thin loop around this.
+ * (docs/algorithm.md), on top of lib/nn/net.h. gsg-step is a thin loop around this.
  *
  * One step on a batch of N images with V views (u8 [N,V,C,H,W]):
  *   BYOL: target <- ema * target + (1 - ema) * online          (parameters only, first)
@@ -47,7 +47,7 @@ struct gsg_train_config {
     struct gsg_net_config net; /* net.pred_hidden == 0: the no-predictor ablation */
 };
 
-/* Fill every field with a recipe's defaults (DESIGN.md §4). GSG_E_USAGE for an unknown name. */
+/* Fill every field with a recipe's defaults (docs/algorithm.md §7). GSG_E_USAGE for an unknown name. */
 gsg_status gsg_train_config_recipe(struct gsg_train_config *c, const char *recipe);
 /* The base lr actually used (c->lr, or the recipe's rule at c->batch). */
 double gsg_train_base_lr(const struct gsg_train_config *c);
@@ -104,8 +104,6 @@ gsg_status gsg_trainer_save(struct gsg_trainer *tr, const char *path);
 /* Load a checkpoint written by gsg_trainer_save with the same configuration. */
 gsg_status gsg_trainer_load(struct gsg_trainer *tr, const char *path);
 
-/* u8 [N,V,C,H,W] view v of images src[n] (src NULL = identity) -> f32 [N,H,W,C] normalised. */
-void gsg_views_to_f32(float *y, const uint8_t *views, int64_t N, int64_t V, int64_t C, int64_t H, int64_t W,
-                      int64_t v, const int64_t *src, const float *mean, const float *std);
+/* The input conversion (u8 views -> normalised f32 NHWC) is gsg_op_views_to_f32 (ops_engine.h). */
 
 #endif

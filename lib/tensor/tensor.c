@@ -146,6 +146,24 @@ struct gsg_tensor gsg_tview(void *data, enum gsg_dtype dt, int ndim, ...)
     return gsg_tensor_view(data, dt, GSG_DEV_CPU, ndim, dims);
 }
 
+struct gsg_tensor gsg_tview_dev(enum gsg_dev dev, void *data, enum gsg_dtype dt, int ndim, ...)
+{
+    int64_t dims[GSG_MAX_DIMS] = {0};
+    va_list ap;
+    va_start(ap, ndim);
+    for (int i = 0; i < ndim && i < GSG_MAX_DIMS; i++) dims[i] = va_arg(ap, int64_t);
+    va_end(ap);
+    return gsg_tensor_view(data, dt, dev, ndim, dims);
+}
+
+struct gsg_tensor gsg_tensor_sub(const struct gsg_tensor *base, int64_t off, int ndim, const int64_t *dims)
+{
+    struct gsg_tensor t = gsg_tensor_view(NULL, base->dtype, base->dev, ndim, dims);
+    GSG_ASSERT(off >= 0 && off + gsg_tensor_numel(&t) <= gsg_tensor_numel(base));
+    t.data = base->data ? (char *)base->data + (size_t)off * gsg_dtype_size(base->dtype) : NULL;
+    return t;
+}
+
 int gsg_tensor_same_shape(const struct gsg_tensor *a, const struct gsg_tensor *b)
 {
     if (a->ndim != b->ndim) return 0;
@@ -174,6 +192,28 @@ gsg_status gsg_tensor_copy(struct gsg_tensor *dst, const struct gsg_tensor *src)
         return GSG_OK;
     }
     return gsg_cuda_memcpy(dst->data, dst->dev == GSG_DEV_CUDA, src->data, src->dev == GSG_DEV_CUDA, n);
+}
+
+gsg_status gsg_tensor_to_host(void *host, const struct gsg_tensor *src)
+{
+    size_t n = gsg_tensor_nbytes(src);
+    if (n == 0) return GSG_OK;
+    switch (src->dev) {
+    case GSG_DEV_CPU: memcpy(host, src->data, n); return GSG_OK;
+    case GSG_DEV_CUDA: return gsg_cuda_memcpy(host, 0, src->data, 1, n);
+    }
+    return gsg_err_set(GSG_E_UNSUPPORTED, "tensor: unknown device %d", (int)src->dev);
+}
+
+gsg_status gsg_tensor_from_host(struct gsg_tensor *dst, const void *host)
+{
+    size_t n = gsg_tensor_nbytes(dst);
+    if (n == 0) return GSG_OK;
+    switch (dst->dev) {
+    case GSG_DEV_CPU: memcpy(dst->data, host, n); return GSG_OK;
+    case GSG_DEV_CUDA: return gsg_cuda_memcpy(dst->data, 1, host, 0, n);
+    }
+    return gsg_err_set(GSG_E_UNSUPPORTED, "tensor: unknown device %d", (int)dst->dev);
 }
 
 float gsg_f16_to_f32(uint16_t h)

@@ -53,13 +53,26 @@ void gsg_tensor_free(struct gsg_tensor *t);
 /* A non-owning view of existing memory. */
 struct gsg_tensor gsg_tensor_view(void *data, enum gsg_dtype dt, enum gsg_dev dev,
                                   int ndim, const int64_t *dims);
-/* Convenience: gsg_tensor_view with dims as arguments, e.g. gsg_tview_f32(p, 2, N, D). */
+/* Convenience: a HOST view with dims as int64_t arguments, e.g. gsg_tview(p, GSG_DTYPE_F32, 2, N, D).
+ * Host memory only (test buffers, staging areas); memory of a device-resident object is viewed with
+ * gsg_tview_dev (its device) or gsg_tensor_sub (a part of another tensor, inheriting its device). */
 struct gsg_tensor gsg_tview(void *data, enum gsg_dtype dt, int ndim, ...);
+struct gsg_tensor gsg_tview_dev(enum gsg_dev dev, void *data, enum gsg_dtype dt, int ndim, ...);
+/* A view of base's memory from element offset off, with base's dtype and device and the given shape.
+ * GSG_ASSERTs that the view lies inside base (an engine bug otherwise). */
+struct gsg_tensor gsg_tensor_sub(const struct gsg_tensor *base, int64_t off, int ndim, const int64_t *dims);
 int gsg_tensor_same_shape(const struct gsg_tensor *a, const struct gsg_tensor *b);
 /* "[256,3,32,32]" into buf */
 char *gsg_shape_str(char *buf, size_t cap, int ndim, const int64_t *dims);
-/* Copy between tensors of equal dtype and numel, across devices. */
+/* Copy between tensors of equal dtype and numel, across devices (synchronous when a host is
+ * involved). Inside a training step use gsg_op_copy (lib/ops/copy.h), which never leaves the device. */
 gsg_status gsg_tensor_copy(struct gsg_tensor *dst, const struct gsg_tensor *src);
+/* Explicit host staging (docs/execution.md): the only way layers above lib/ops read or write a
+ * tensor's bytes from the host. host: gsg_tensor_nbytes(t) bytes of host memory. On the CPU these are
+ * a memcpy; on CUDA a synchronous transfer on the process stream (so it also waits for the work that
+ * produced src). Used where host work is meant: GSG selection, monitors, checkpoints, I/O. */
+gsg_status gsg_tensor_to_host(void *host, const struct gsg_tensor *src);
+gsg_status gsg_tensor_from_host(struct gsg_tensor *dst, const void *host);
 
 /* Host allocation helpers: 64-byte aligned, never NULL on success. */
 void *gsg_aligned_alloc(size_t bytes);

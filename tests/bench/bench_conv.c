@@ -2,7 +2,7 @@
  * 64-128-256-512, 32x32x3 input, 3x3 stem, 1x1 stride-2 shortcuts) and of the narrow
  * Fashion-MNIST variant (16-32-64-128, 28x28x1): forward, backward-data and backward-weights,
  * oneDNN and im2col + OpenBLAS side by side, through the public gsg_conv2d_* front end.
- * FLOPs are the standard count, 2*N*Ho*Wo*Co*Ci*K*K per direction (PERF.md), padding taps
+ * FLOPs are the standard count, 2*N*Ho*Wo*Co*Ci*K*K per direction (docs/performance.md §1), padding taps
  * included. Each figure is the best of --reps timed calls after one warm-up call.
  * The "net" lines weight each layer by how often ResNet-18 uses it: the conv time of one
  * encoder pass (fwd) and its backward (bwd-data + bwd-weights) at this batch size; the stem's

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """bench_gsg.py: the PyTorch peer of bench_gsg.c: one SimSiam step and one SimSiam+GSG step
-written to DESIGN.md §3 (four encoder calls, BN statistics per call, Euclidean distances on raw
+written to docs/algorithm.md §4 (four encoder calls, BN statistics per call, Euclidean distances on raw
 detached projections, argmin, the four-case table, mean over rows, no symmetrising), on the cifar
 recipe (CIFAR ResNet-18, projector 512-2048-2048, predictor 2048-512-2048).
 

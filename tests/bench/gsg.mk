@@ -1,7 +1,7 @@
 # gsg.mk: the GSG step benchmark and the no-predictor ablation (engineer "train").
 #   make bench-gsg [GSG_BENCH_BATCH=128 GSG_BENCH_STEPS=2 GSG_BENCH_THREADS=2]
 #     SimSiam vs SimSiam+GSG steps of gsg-step's library on the cifar recipe, the share of the
-#     GSG selection in the step, and the same two steps in PyTorch (DESIGN.md §3) as a ratio.
+#     GSG selection in the step, and the same two steps in PyTorch (docs/algorithm.md §4) as a ratio.
 #   make ablation-no-predictor [ABL_IMAGES=10000 ABL_BATCH=256 ABL_EPOCHS=10 ABL_WIDTH=16 ...]
 #     plain SimSiam vs SimSiam+GSG without a predictor on Fashion-MNIST, same data, same budget:
 #     loss, effective rank of the projections, std of normalised z and cos between views,
@@ -50,7 +50,7 @@ ablation-no-predictor: $(BUILD)/bin/gsg-augment $(BUILD)/bin/gsg-step
 	              (sys.argv[3], m("loss"), m("erank_z"), m("std_z") * float(sys.argv[4]) ** 0.5, m("cos_views")))' \
 	        $(ABL_DIR)/$$tag.jsonl $$spe $$tag $(ABL_PROJ); \
 	done; \
-	for enc in "--ckpt $(ABL_DIR)/simsiam.gsgt" "--ckpt $(ABL_DIR)/gsg.gsgt" "--init fmnist" "--pixels"; do \
+	for enc in "--ckpt $(ABL_DIR)/simsiam.gsgt" "--ckpt $(ABL_DIR)/gsg.gsgt" "--like $(ABL_DIR)/gsg.gsgt" "--pixels"; do \
 	    bash pipelines/knn.sh $$enc --bank-limit $(ABL_IMAGES) --test-limit $(ABL_TEST) \
 	        --out $(ABL_DIR)/knn --cache $(ABL_DIR)/plain --label "k-NN $$enc" || exit 1; \
 	done

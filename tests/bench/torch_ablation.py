@@ -1,11 +1,11 @@
 #!/usr/bin/python3
 """torch_ablation.py: an independent PyTorch run of the no-predictor ablation (issue 5).
 
-SimSiam and SimSiam+GSG (DESIGN.md §3), both with the predictor replaced by the identity (or with
+SimSiam and SimSiam+GSG (docs/algorithm.md §4), both with the predictor replaced by the identity (or with
 the fmnist recipe's predictor, --predictor), on the first --images Fashion-MNIST training images;
 per epoch the mean loss, the effective rank of the projections z and of the backbone features
 (exp of the entropy of the normalised singular values, one batch) and at the end a weighted k-NN
-(k=200, T=0.1) on --bank training images / --test test images. Written from DESIGN.md, not from
+(k=200, T=0.1) on --bank training images / --test test images. Written from docs/algorithm.md, not from
 gsg's C code: it answers "is a collapse that gsg-step does not show a budget question or an
 engine question". Runs on CUDA when present (the lent GPU), else on the CPU.
 

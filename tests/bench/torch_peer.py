@@ -1,7 +1,7 @@
 """torch_peer.py: the PyTorch model of the cifar recipe, shared by the peer benchmarks
 (torch_step.py, bench_gsg.py): CIFAR ResNet-18 (3x3 stem, stride 1, no max-pool, no fc),
 projector 512-2048-2048 (Linear no bias, BN, ReLU, Linear no bias, BN without affine),
-predictor 2048-512-2048 (Linear no bias, BN, ReLU, Linear with bias). DESIGN.md §4."""
+predictor 2048-512-2048 (Linear no bias, BN, ReLU, Linear with bias). docs/algorithm.md §7."""
 import torch.nn as nn
 import torchvision
 

@@ -1,7 +1,7 @@
 """torch_resnet.py: the PyTorch models the reference scripts share (tests/pipelines/
 torch_step_parity.py, tests/bench/torch_ablation.py): ResNet-18 with the CIFAR stem (3x3 conv,
 stride 1, no max-pool), any base width and input channels, torchvision's parameter names, and the
-SimSiam heads of DESIGN.md §4 with formats/checkpoint.md's names."""
+SimSiam heads of docs/algorithm.md §7 with formats/checkpoint.md's names."""
 import torch.nn as nn
 import torch.nn.functional as F
 

@@ -69,6 +69,42 @@ EOF
     grep -q '^steps_done=2$' "$T/byol/run.txt"
 }
 
+@test "train.sh: progress on stderr and in train.log, a checkpoint every epoch, RESUME=1 continues, an earlier run is kept" {
+    run -0 --separate-stderr bash "$P/train.sh" --data "$T/data" --epochs 2 --batch 16 --step-args "$SMALL" --out "$T/full"
+    # the terminal (stderr) and train.log both get gsg-step's progress line and the script's lines
+    [[ "$stderr" == *"train.sh: simsiam gsg=on steps 1..6 of 6"*"gsg-step: step 6/6 100%"*"train.sh: done in"* ]]
+    tr '\r' '\n' <"$T/full/train.log" | grep -q '^gsg-step: step 6/6 100%'
+    grep -q 'train.sh: done in' "$T/full/train.log"
+    # a failure in epoch 2 (step 5 of 6): the checkpoint of epoch 1 (step 3) is there
+    run -1 --separate-stderr env GSG_TEST_NAN_STEP=5 bash "$P/train.sh" --data "$T/data" --epochs 2 --batch 16 --step-args "$SMALL" --out "$T/run"
+    [[ "$stderr" == *"gsg-step: step 5 (epoch 1): loss is nan"* ]]
+    [[ "$stderr" == *"the checkpoint is at step 3: RESUME=1 (--resume) continues from there"* ]]
+    [ "$(. "$P/lib.sh"; gsg_ckpt_step "$T/run/ckpt.gsgt")" = 3 ]
+    # the log holds what the terminal showed: gsg-step's progress lines and the script's own
+    grep -q 'train.sh: simsiam gsg=on steps 1..6 of 6' "$T/run/train.log"
+    grep -q 'gsg-step: step 5 (epoch 1): loss is nan' "$T/run/train.log"
+    # without RESUME=1 or FORCE=1 the run is refused and left as it was
+    cp "$T/run/ckpt.gsgt" "$T/c3.gsgt"
+    run -1 --separate-stderr bash "$P/train.sh" --data "$T/data" --epochs 2 --batch 16 --step-args "$SMALL" --out "$T/run"
+    [ "$stderr" = "train.sh: $T/run holds an earlier run (ckpt.gsgt, metrics.jsonl, run.txt): --resume (RESUME=1) continues it, --force (FORCE=1) replaces it, or give another --out" ]
+    cmp "$T/c3.gsgt" "$T/run/ckpt.gsgt"
+    # other settings are refused too
+    run -1 --separate-stderr env RESUME=1 bash "$P/train.sh" --data "$T/data" --epochs 3 --batch 16 --step-args "$SMALL" --out "$T/run"
+    [[ "$stderr" == "train.sh: --resume: $T/run was run with other settings (epochs=2 ): "* ]]
+    cmp "$T/c3.gsgt" "$T/run/ckpt.gsgt"
+    # RESUME=1 continues at step 3: the same checkpoint and metrics as the run that was not interrupted
+    run -0 --separate-stderr env RESUME=1 bash "$P/train.sh" --data "$T/data" --epochs 2 --batch 16 --step-args "$SMALL" --out "$T/run"
+    [[ "$stderr" == *"train.sh: resuming $T/run from its checkpoint at step 3"*"steps 4..6 of 6"* ]]
+    cmp "$T/full/ckpt.gsgt" "$T/run/ckpt.gsgt"
+    diff <(sed 's/,"img_s.*//' "$T/full/metrics.jsonl") <(sed 's/,"img_s.*//' "$T/run/metrics.jsonl")
+    cmp "$T/full/epoch_loss.txt" "$T/run/epoch_loss.txt"
+    grep -q 'resuming' "$T/run/train.log" && grep -q 'loss is nan' "$T/run/train.log"   # appended, not replaced
+    # FORCE=1 replaces it
+    run -0 env FORCE=1 bash "$P/train.sh" --data "$T/data" --epochs 1 --batch 16 --step-args "$SMALL" --out "$T/run"
+    ! grep -q 'loss is nan' "$T/run/train.log"
+    [ "$(wc -l <"$T/run/metrics.jsonl")" -eq 3 ]
+}
+
 @test "train.sh fails with exit 1 when a tool fails" {
     run -1 --separate-stderr bash "$P/train.sh" --data "$T/nowhere" --epochs 1 --batch 16 --step-args "$SMALL" --out "$T/bad"
     [ -n "$stderr" ]
@@ -80,8 +116,8 @@ EOF
         --seeds "0 1" --curve-bank 48 --curve-test 24 --bank 48 --test 24 --step-args "--width 4 --proj-dim 16 --threads 1" --out "$T/res"
     R=$T/res/no-predictor
     [ -s "$R/table.md" ]
-    grep -q '^| simsiam-nopred | 16 | [0-9.]* ± [0-9.]* |' "$R/table.md"
-    grep -q '^| simsiam+gsg-nopred | 16 |' "$R/table.md"
+    grep -q '^| simsiam-nopred | resnet18 w4 | 16 | [0-9.]* ± [0-9.]* |' "$R/table.md"
+    grep -q '^| simsiam+gsg-nopred | resnet18 w4 | 16 |' "$R/table.md"
     grep -q '^| raw pixels |' "$R/table.md"
     grep -q '^| random init' "$R/table.md"
     [ "$(wc -l <"$R/simsiam-nopred.loss.dat")" -eq 2 ]
@@ -90,6 +126,41 @@ EOF
         [ "$(head -c 4 "$R/loss.png" | od -An -c | tr -d ' ')" = '211PNG' ]
         [ -s "$R/knn.png" ]
     fi
+}
+
+@test "experiment.sh: the random encoder has the runs' width; a second run is refused; --resume keeps; make report rebuilds" {
+    args=(--name no-predictor --quick --data "$T/data" --epochs 1 --batch 16 --seeds 0 --curve-bank 48 --curve-test 24
+          --bank 48 --test 24 --step-args "--width 4 --proj-dim 16 --threads 1" --out "$T/res")
+    run -0 --separate-stderr bash "$P/experiment.sh" "${args[@]}"
+    R=$T/res/no-predictor
+    # every row, the random encoder's included, is the runs' model (width 4, not the recipe's 16)
+    grep -q '^| simsiam-nopred | resnet18 w4 | 16 |' "$R/table.md"
+    grep -q '^| simsiam+gsg-nopred | resnet18 w4 | 16 |' "$R/table.md"
+    grep -q '^| random init (seed 0) | resnet18 w4 | - |' "$R/table.md"
+    grep -q '^| raw pixels | - | - |' "$R/table.md"
+    cp "$R/table.md" "$T/table0.md"
+    cp "$R/runs/simsiam-nopred/seed0/ckpt.gsgt" "$T/c0.gsgt"
+    run -1 --separate-stderr bash "$P/experiment.sh" "${args[@]}"
+    [[ "$stderr" == "experiment.sh: $R holds an earlier experiment: --resume (RESUME=1)"* ]]
+    cmp "$T/table0.md" "$R/table.md"
+    run -0 --separate-stderr env RESUME=1 bash "$P/experiment.sh" "${args[@]}"
+    [[ "$stderr" == *"simsiam-nopred seed 0: finished already, kept"*"simsiam+gsg-nopred seed 0: finished already, kept"* ]]
+    cmp "$T/c0.gsgt" "$R/runs/simsiam-nopred/seed0/ckpt.gsgt"
+    # make report: the table and plots again from the runs, nothing trained
+    rm "$R/table.md" "$R"/*.dat "$R"/*.png 2>/dev/null || rm "$R/table.md" "$R"/*.dat
+    touch -d '1 hour ago' "$R"/runs/*/seed0/ckpt.gsgt
+    cd "$BATS_TEST_DIRNAME/../.."
+    run -0 make --no-print-directory report EXP_OUT="$T/res" BUILD="${GSG_BUILD:-build}"
+    [[ "$output" == *"== report: $R"* ]]
+    diff "$T/table0.md" "$R/table.md"
+    [ "$(wc -l <"$R/simsiam-nopred.loss.dat")" -eq 1 ]
+    [ -z "$(find "$R/runs" -newer "$R/settings.env" -name ckpt.gsgt)" ]
+    # an unfinished run is named, not reported
+    rm "$R/runs/simsiam+gsg-nopred/seed0/final/knn.json"
+    run -1 --separate-stderr bash "$P/experiment.sh" --report --name no-predictor --out "$T/res"
+    [[ "$stderr" == *"simsiam+gsg-nopred/seed0/final/knn.json: missing (an unfinished run: RESUME=1 make experiment-no-predictor continues it)" ]]
+    run ! --separate-stderr make --no-print-directory report EXP_OUT="$T/nothing" BUILD="${GSG_BUILD:-build}"
+    [[ "$stderr" == *"report: no experiment in $T/nothing/ (run make experiment-gsg first)"* ]]
 }
 
 @test "make targets wrap the scripts with the documented variables" {
@@ -106,4 +177,34 @@ EOF
         run -0 make -n experiment-$e QUICK=1 SEEDS="1 2"
         [[ "$output" == *"experiment.sh --name $e --seeds \"1 2\""*"--quick"* ]]
     done
+    run -0 make -n train RESUME=1
+    [[ "$output" == *"RESUME=1 FORCE=0 bash pipelines/train.sh"* ]]
+    run -0 make -n linear CKPT=/tmp/x/ckpt.gsgt EVAL_ARGS="--solver ridge"
+    [[ "$output" == *"linear.sh --ckpt /tmp/x/ckpt.gsgt"*"--eval-args \"--solver ridge\""* ]]
+}
+
+@test "make help lists the targets and variables; its TRAIN_ARGS and EVAL_ARGS examples run" {
+    cd "$BATS_TEST_DIRNAME/../.."
+    run -0 --separate-stderr make --no-print-directory help
+    for w in all test test-unit test-gpu deps deps-ref demo train knn linear experiment-gsg experiment-no-predictor \
+             experiment-batch-size report bench TRAIN_ARGS EVAL_ARGS EXP_ARGS RESUME=1 FORCE=1 OUT= CKPT= EPOCHS= SEEDS= QUICK=1; do
+        [[ "$output" == *"$w"* ]] || { echo "make help does not mention $w"; return 1; }
+    done
+    # the examples as printed, on the tiny data (the data set and budget swapped in)
+    B=${GSG_BUILD:-build}
+    run -0 make --no-print-directory train BUILD="$B" DATA="$T/data" EPOCHS=1 BATCH=16 OUT="$T/a" \
+        TRAIN_ARGS="--limit 32 --knn-every 1 --knn-bank 48 --knn-test 24 --step-args \"--lr 0.1 --fix-pred-lr $SMALL\""
+    [ -s "$T/a/ckpt.gsgt" ] && [ "$(wc -l <"$T/a/knn_epochs.txt")" -eq 1 ]
+    grep -q -- '--lr 0.1 --fix-pred-lr' "$T/a/run.txt"
+    run -0 make --no-print-directory knn BUILD="$B" DATA="$T/data" CKPT="$T/a/ckpt.gsgt" EVAL_ARGS="-k 20 -t 0.07"
+    grep -q '"k":20' "$T/a/knn/knn.json"
+    run -0 make --no-print-directory linear BUILD="$B" DATA="$T/data" CKPT="$T/a/ckpt.gsgt" EVAL_ARGS="--solver ridge"
+    grep -q 'ridge' "$T/a/linear/linear.json"
+    # an evaluation already there is replaced only when told
+    cp "$T/a/knn/knn.json" "$T/knn0.json"
+    run ! --separate-stderr make --no-print-directory knn BUILD="$B" DATA="$T/data" CKPT="$T/a/ckpt.gsgt"
+    [[ "$stderr" == *"make: $T/a/knn/knn.json exists: FORCE=1 evaluates again and replaces it"* ]]
+    cmp "$T/knn0.json" "$T/a/knn/knn.json"
+    run -0 make --no-print-directory knn BUILD="$B" DATA="$T/data" CKPT="$T/a/ckpt.gsgt" FORCE=1
+    ! cmp -s "$T/knn0.json" "$T/a/knn/knn.json"     # k = 200 now
 }

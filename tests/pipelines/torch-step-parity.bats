@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # End-to-end parity of gsg-step's training step with PyTorch (issue 5): one step of SimSiam and
 # SimSiam+GSG, with and without predictor, resumed from a checkpoint (so the SGD momentum is not
-# zero), against tests/pipelines/torch_step_parity.py (DESIGN.md §3 in float64 PyTorch, with
+# zero), against tests/pipelines/torch_step_parity.py (docs/algorithm.md in float64 PyTorch, with
 # gsg-step's own permutation from --dump): parameters, momentum, BN statistics, loss, choices.
 bats_require_minimum_version 1.5.0
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """usage: torch_step_parity.py VIEWS CKPT_BEFORE CKPT_AFTER METRICS [DUMP]
 
-End-to-end parity of one gsg-step training step with PyTorch, written from DESIGN.md §3:
+End-to-end parity of one gsg-step training step with PyTorch, written from docs/algorithm.md:
 CKPT_BEFORE (parameters, BN buffers, SGD momentum after step s-1) is loaded into a PyTorch
 ResNet-18 (CIFAR stem, any width, torchvision names) with the checkpoint's heads; batch s of
 VIEWS (the same u8 views gsg-step read) goes through SimSiam's symmetric loss or GSG's (with

@@ -5,7 +5,8 @@
 # the run with one clear line and leaves the last good checkpoint.
 bats_require_minimum_version 1.5.0
 
-NET="--recipe fmnist --width 8 --proj-dim 64 --pred-dim 16 --lr 0.1 --threads 1"
+# the default thread count: runs are bit-reproducible at any fixed count (tests/tools/determinism.bats)
+NET="--recipe fmnist --width 8 --proj-dim 64 --pred-dim 16 --lr 0.1"
 
 setup_file() {
     [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || return 0
@@ -30,7 +31,8 @@ setup() {
 
 @test "train: a short real run lowers the loss, stays finite and keeps the monitors healthy" {
     [ -s "$F/c.gsgt" ]
-    [ ! -s "$F/err" ]
+    # stderr: the configuration line alone
+    [ "$(wc -l <"$F/err")" -eq 1 ] && grep -q '^gsg-step: config: recipe=fmnist .*epochs=3 ' "$F/err"
     run -0 /usr/bin/python3 -c '
 import json, math, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
@@ -73,8 +75,43 @@ print("loss %.4f -> %.4f, erank_z %.1f" % (first, last, end["erank_z"]))' "$F/m.
     aug="gsg-augment --limit 256 --batch 32 --views 4 --epochs 1 --seed 5 --threads 1"
     run -0 bash -c "$aug | gsg-step $NET --gsg --steps-per-epoch 8 --epochs 1 --ckpt '$T/ref.gsgt' --steps 3"
     run -1 --separate-stderr bash -c "$aug | GSG_TEST_NAN_STEP=4 gsg-step $NET --gsg --steps-per-epoch 8 --epochs 1 --ckpt '$T/c.gsgt' --save-every 3"
-    [ "${#stderr_lines[@]}" -eq 1 ]
-    [ "$stderr" = "gsg-step: step 4 (epoch 0): loss is nan: stopped; the last good checkpoint $T/c.gsgt (step 3) is unchanged" ]
+    [ "${#stderr_lines[@]}" -eq 2 ]   # the run's configuration line, then the stop
+    [[ "${stderr_lines[0]}" == "gsg-step: config: "* ]]
+    [ "${stderr_lines[1]}" = "gsg-step: step 4 (epoch 0): loss is nan: stopped; the last good checkpoint $T/c.gsgt (step 3) is unchanged" ]
     cmp "$T/ref.gsgt" "$T/c.gsgt"
     [ -z "$(ls "$T" | grep '\.tmp\.')" ]
+}
+
+@test "train: pipelines/train.sh stopped by SIGINT mid-run (as Ctrl-C does) resumes with RESUME=1 to the uninterrupted result" {
+    P=$BATS_TEST_DIRNAME/../../pipelines
+    args=(--data fashion-mnist --limit 512 --batch 64 --epochs 4 --seed 2 --step-args "--width 4 --proj-dim 32 --pred-dim 8 --threads 1")
+    run -0 bash "$P/train.sh" "${args[@]}" --out "$T/full"
+    # the whole foreground job gets SIGINT once the first epoch's checkpoint is there
+    setsid bash "$P/train.sh" "${args[@]}" --out "$T/run" 2>"$T/err" &
+    pid=$!
+    for _ in $(seq 300); do [ -s "$T/run/ckpt.gsgt" ] && break; sleep 0.05; done
+    [ -s "$T/run/ckpt.gsgt" ]
+    kill -INT -- "-$pid"
+    run wait "$pid"
+    [ "$status" -ne 0 ]
+    at=$(. "$P/lib.sh"; gsg_ckpt_step "$T/run/ckpt.gsgt")
+    echo "interrupted with the checkpoint at step $at" >&3
+    [ "$at" -ge 8 ] && [ "$at" -lt 32 ] && [ $((at % 8)) -eq 0 ]     # an epoch's end (8 steps per epoch)
+    grep -q 'steps 1..32 of 32' "$T/run/train.log"
+    run -0 --separate-stderr env RESUME=1 bash "$P/train.sh" "${args[@]}" --out "$T/run"
+    [[ "$stderr" == *"resuming $T/run from its checkpoint at step $at"* ]]
+    cmp "$T/full/ckpt.gsgt" "$T/run/ckpt.gsgt"
+    # every metrics line kept is the uninterrupted run's (timings aside), the resumed steps all there;
+    # the lines before the checkpoint survive as far as gsg-step had them on disk (a missing one is said)
+    /usr/bin/python3 - "$T/full/metrics.jsonl" "$T/run/metrics.jsonl" "$at" "$stderr" <<'PYEOF'
+import json, sys
+strip = lambda r: {k: v for k, v in r.items() if k not in ('img_s', 'select_ms', 'step_ms')}
+full = {r['step']: strip(r) for r in map(json.loads, open(sys.argv[1]))}
+run = [strip(json.loads(l)) for l in open(sys.argv[2])]
+at = int(sys.argv[3])
+steps = [r['step'] for r in run]
+assert steps == sorted(set(steps)) and set(range(at, 32)) <= set(steps), steps
+assert all(r == full[r['step']] for r in run)
+assert len(run) == 32 or 'metrics.jsonl has %d of the %d steps before the checkpoint' % (len(run) - (32 - at), at) in sys.argv[4]
+PYEOF
 }

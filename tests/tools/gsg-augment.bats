@@ -25,20 +25,27 @@ np.concatenate(recs).tofile(path)
 PYEOF
 }
 
-# JPEG folder from Fashion-MNIST test images (PIL), 3 classes
+# Image files through libgsg's own writers (TurboJPEG, libpng): no Python imaging library.
+FIXTURE_IMG=$(b=${GSG_BUILD:-build}; [[ $b == /* ]] || b=$BATS_TEST_DIRNAME/../../$b; echo "$b/tests/fixture-img")
+
+# JPEG folder from Fashion-MNIST test images, 3 classes of 4 (image i of class k: test image
+# 4k+i as RGB, resized by nearest neighbour to (56+8i) x (40+4k)), quality 95
 make_jpegs() {
+    [ -x "$FIXTURE_IMG" ] || { echo "$FIXTURE_IMG not built (run 'make')" >&2; return 1; }
     /usr/bin/python3 - "$1" <<'PYEOF'
 import sys, os, gzip, numpy as np
-from PIL import Image
 root = sys.argv[1]
 with gzip.open('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz') as f:
     x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
 for k, cls in enumerate(['bag', 'coat', 'shoe']):
     os.makedirs(f'{root}/{cls}', exist_ok=True)
     for i in range(4):
-        img = np.stack([x[4 * k + i]] * 3, -1)
-        Image.fromarray(img).resize((56 + 8 * i, 40 + 4 * k)).save(f'{root}/{cls}/{i}.jpg', quality=95)
+        w, h = 56 + 8 * i, 40 + 4 * k
+        img = x[4 * k + i][np.arange(h) * 28 // h][:, np.arange(w) * 28 // w]
+        np.save(f'{root}/{cls}/{i}.npy', np.ascontiguousarray(np.stack([img] * 3, -1)))
 PYEOF
+    local n
+    for n in "$1"/*/*.npy; do "$FIXTURE_IMG" "${n%.npy}.jpg" "$n" 95 && rm "$n" || return 1; done
 }
 
 @test "gsg-augment --help prints usage on stdout and exits 0; --version" {
@@ -303,4 +310,16 @@ d = np.abs(ours - ref)
 assert ours.shape == ref.shape == (3, 3, 32, 32), ours.shape
 assert d.max() <= 2 and d.mean() < 0.3, (d.max(), d.mean())
 PYEOF
+}
+
+@test "gsg-augment: a reader that closes the pipe early is a normal end (exit 0, no message)" {
+    make_cifar "$T/data_batch_1.bin" 64
+    # 50 epochs of views are far more than a pipe holds: gsg-augment meets the closed pipe
+    run -0 --separate-stderr bash -c "set -o pipefail; gsg-augment --data '$T/data_batch_1.bin' --batch 16 --views 4 --epochs 50 | head -c 1000 >/dev/null"
+    [ -z "$stderr" ]
+    # gsg-step stopping on purpose at --steps closes its input the same way
+    run -0 --separate-stderr bash -c "set -o pipefail; gsg-augment --data '$T/data_batch_1.bin' --batch 16 --views 4 --epochs 50 2>'$T/aug.err' \
+        | gsg-step --width 4 --proj-dim 16 --pred-dim 8 --steps 2 --metrics '$T/m.jsonl' 2>/dev/null"
+    [ ! -s "$T/aug.err" ]
+    [ "$(wc -l <"$T/m.jsonl")" -eq 2 ]
 }

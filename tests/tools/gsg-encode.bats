@@ -110,6 +110,41 @@ assert a.shape == b.shape == (20, 32) and not np.array_equal(a, b)   # the EMA t
 "
 }
 
+@test "gsg-encode --init with model options, --like CKPT: the random encoder has the run's architecture" {
+    command -v gsg-step >/dev/null || skip "gsg-step not built"
+    small=(--recipe fmnist --width 4 --proj-dim 32 --pred-dim 8 --epochs 1 --threads 2)
+    run -0 gsg-step "${small[@]}" --gsg -i "$T/train_views.gsgt" --ckpt "$T/run.gsgt"
+    run -0 gsg-encode --like "$T/run.gsgt" --seed 5 --projections -o "$T/like.gsgt" "$T/img.gsgt"
+    run -0 gsg-encode --init fmnist --width 4 --proj-dim 32 --pred-dim 8 --seed 5 --projections -o "$T/init.gsgt" "$T/img.gsgt"
+    run -0 gsg-encode --init fmnist --width 4 --proj-dim 32 --no-predictor --seed 5 --projections -o "$T/nop.gsgt" "$T/img.gsgt"
+    run -0 gsg-encode --init fmnist --width 4 --arch resnet34 --seed 5 -o "$T/r34.gsgt" "$T/img.gsgt"
+    run -0 gsg-encode --like "$T/run.gsgt" --seed 6 -o "$T/like6.gsgt" "$T/img.gsgt"
+    run -0 gsg-encode --ckpt "$T/run.gsgt" -o "$T/trained.gsgt" "$T/img.gsgt"
+    /usr/bin/python3 -c "
+import gsgt, numpy as np
+l, i, n = (gsgt.get('$T/%s.gsgt' % f, 'features') for f in ('like', 'init', 'nop'))
+zl, zi = gsgt.get('$T/like.gsgt', 'projections'), gsgt.get('$T/init.gsgt', 'projections')
+assert l.shape == (20, 32) and zl.shape == (20, 32), (l.shape, zl.shape)     # width 4: 8x4 features, as the run
+assert np.array_equal(l, i) and np.array_equal(zl, zi)     # --like = --init with the run's model options
+assert np.array_equal(l, n)                                 # the predictor does not touch the encoder
+assert gsgt.get('$T/r34.gsgt', 'features').shape == (20, 32) and not np.allclose(gsgt.get('$T/r34.gsgt', 'features'), l)
+assert not np.allclose(l, gsgt.get('$T/like6.gsgt', 'features'))      # --seed picks the weights
+assert not np.allclose(l, gsgt.get('$T/trained.gsgt', 'features'))    # fresh weights, not the checkpoint's
+"
+    run -0 gsg-tensor info "$T/like.gsgt"
+    [[ "$output" == *"encoder=init:fmnist:like=$T/run.gsgt:resnet18:width=4:seed=5"* ]]
+    # model options belong to --init; --like takes the whole model from its checkpoint
+    run -2 --separate-stderr gsg-encode --like "$T/run.gsgt" --width 8 -o "$T/x.gsgt" "$T/img.gsgt"
+    [[ "${stderr_lines[0]}" == "gsg-encode: --width needs --init (--like takes the whole model from its checkpoint)" ]]
+    run -2 gsg-encode --ckpt "$T/run.gsgt" --width 8 -o "$T/x.gsgt" "$T/img.gsgt"
+    run -2 gsg-encode --ckpt "$T/run.gsgt" --like "$T/run.gsgt" -o "$T/x.gsgt" "$T/img.gsgt"
+    run -2 gsg-encode --init fmnist --arch vgg -o "$T/x.gsgt" "$T/img.gsgt"
+    run -2 gsg-encode --init fmnist --no-predictor --pred-dim 4 -o "$T/x.gsgt" "$T/img.gsgt"
+    run -1 --separate-stderr gsg-encode --like "$T/missing.gsgt" -o "$T/x.gsgt" "$T/img.gsgt"
+    [[ "$stderr" == "gsg-encode: $T/missing.gsgt"* ]]
+    [ ! -e "$T/x.gsgt" ]
+}
+
 @test "gsg-encode: bad inputs exit 1, one line, no output file left" {
     run -1 --separate-stderr gsg-encode --init fmnist -o "$T/o.gsgt" "$T/views.gsgt"
     [[ "$stderr" == *"views.gsgt: record 0 'views'"*"gsg-augment --plain"* ]]

@@ -1,11 +1,13 @@
 #!/usr/bin/env bats
 # gsg-step: options, input checks, the four methods + ablation + 2-view pairing on a tiny
-# network, dumps re-derived by gsg-select, exact resume, the non-finite-loss stop.
+# network, dumps re-derived by gsg-select, exact resume (checkpoint and metrics log), the
+# non-finite-loss stop, --print-config, short streams, SIGINT/SIGTERM. Default thread count.
 bats_require_minimum_version 1.5.0
 
-# tiny network: 28x28x1 ResNet-18 of base width 8, heads 32/8, one thread (fast on a loaded machine)
-TINY="--recipe fmnist --width 8 --proj-dim 32 --pred-dim 8 --lr 0.05 --threads 1"
-TINY_NOPRED=(--recipe fmnist --width 8 --proj-dim 32 --lr 0.05 --threads 1)
+# tiny network: 28x28x1 ResNet-18 of base width 8, heads 32/8, at the default thread count (the
+# runs are bit-reproducible at any fixed count, so resume tests need no --threads 1)
+TINY="--recipe fmnist --width 8 --proj-dim 32 --pred-dim 8 --lr 0.05"
+TINY_NOPRED=(--recipe fmnist --width 8 --proj-dim 32 --lr 0.05)
 
 setup_file() {
     D=$(mktemp -d "${BATS_RUN_TMPDIR:-/tmp}/gsg-step.XXXXXX")
@@ -50,7 +52,7 @@ def main(out, n, batch, views, epochs, seed, bpe_meta=1):
                     im = im * rs.uniform(0.6, 1.4)
                     v[i, k, 0] = np.clip(im, 0, 255).astype(np.uint8)
             meta = f'epoch={e}\nseed={seed}\nrecipe=fmnist\ndataset=fmnist\nmean=0.2860\nstd=0.3530\nsize=28\n'
-            if int(bpe_meta): meta += f'batches_per_epoch={bpe}\n'
+            if int(bpe_meta): meta += f'batches_per_epoch={bpe}\nepochs={epochs}\n'
             seq = e * bpe + b
             recs += [record('views', seq, v, meta), record('index', seq, idx.astype('<i8')),
                      record('label', seq, np.full(batch, -1, '<i8'))]
@@ -118,6 +120,49 @@ print(len(rows), int(fin), min(ks), max(ks))' "$1"
     run -2 --separate-stderr gsg-step $TINY -i "$F/nobpe.gsgt"
     [[ "${stderr_lines[0]}" == *"--steps-per-epoch"* ]]
     run -0 gsg-step $TINY -i "$F/nobpe.gsgt" --steps-per-epoch 2 --epochs 1
+}
+
+# metrics without the timing columns, one canonical JSON object per line
+metrics_notime() {
+    /usr/bin/python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    for k in ("img_s", "select_ms", "step_ms"): r.pop(k)
+    print(json.dumps(r, sort_keys=True))' "$1"
+}
+
+@test "gsg-step --print-config: the resolved recipe and hyper-parameters; the first stderr line of a run says them" {
+    run -0 --separate-stderr gsg-step $TINY --gsg --momentum 0.8 --threads 2 -i "$F/v4.gsgt" --steps 1 --print-config --ckpt "$T/c.gsgt" --metrics "$T/m.jsonl"
+    [ -z "$stderr" ]
+    for kv in recipe=fmnist method=simsiam gsg=1 lr=0.05 lr_pred=0.05 wd=0.0005 momentum=0.8 batch=16 \
+              epochs=2 steps_per_epoch=4 total_steps=8 width=8 arch=resnet18 proj_dim=32 pred_hidden=8 seed=1 \
+              stop_step=1 threads=2 device=cpu ema=0.99 fix_pred_lr=0; do
+        printf '%s\n' "$output" | grep -qx "$kv" || { echo "missing $kv in: $output"; false; }
+    done
+    [ ! -e "$T/c.gsgt" ] && [ ! -e "$T/m.jsonl" ]   # nothing trained, nothing written
+    cfg=$(printf '%s\n' "$output" | tr '\n' ' ')
+    # the lr of the recipe's rule (0.03 * B / 256) when no --lr is given; epochs from --epochs
+    run -0 gsg-step --recipe fmnist --width 8 --epochs 3 -i "$F/v4.gsgt" --print-config
+    printf '%s\n' "$output" | grep -qx "lr=0.001875"
+    printf '%s\n' "$output" | grep -qx "epochs=3"
+    # a run's first stderr line is the same configuration
+    run -0 --separate-stderr gsg-step $TINY --gsg --momentum 0.8 --threads 2 -i "$F/v4.gsgt" --steps 1
+    [ "${stderr_lines[0]}" = "gsg-step: config: ${cfg% }" ] || { echo "${stderr_lines[0]}"; echo "gsg-step: config: $cfg"; false; }
+}
+
+@test "gsg-step: --epochs comes from the stream's epochs= meta; a stream shorter than the schedule is an error" {
+    # v4.gsgt: epochs=2 of 4 batches -> 8 steps, exit 0
+    run -0 gsg-step $TINY -i "$F/v4.gsgt" --metrics "$T/m.jsonl" --ckpt "$T/c.gsgt"
+    [ "$(wc -l <"$T/m.jsonl")" -eq 8 ]
+    # the schedule asks for 5 epochs: exit 1, one line naming both counts, the steps done are saved
+    run -1 --separate-stderr gsg-step $TINY -i "$F/v4.gsgt" --epochs 5 --ckpt "$T/short.gsgt"
+    [ "${#stderr_lines[@]}" -eq 2 ]
+    [ "${stderr_lines[1]}" = "gsg-step: $F/v4.gsgt: the stream ended at step 8 (2 epochs), expected 20 steps (5 epochs of 4 batches); the checkpoint $T/short.gsgt is at step 8; give gsg-augment --epochs 5, or gsg-step --epochs/--steps" ]
+    run -0 gsg-tensor info "$T/short.gsgt"
+    # --steps beyond the stream, likewise
+    run -1 --separate-stderr gsg-step $TINY -i "$F/v4.gsgt" --epochs 5 --steps 10
+    [[ "${stderr_lines[1]}" == *"the stream ended at step 8 (2 epochs), expected 10 steps (--steps); no --ckpt was given;"* ]]
 }
 
 @test "gsg-step: corrupt or wrong input -> exit 1, one line, no checkpoint" {
@@ -189,13 +234,18 @@ print("ok")' "$T/dump/dump.gsgt"
     [ "$output" = ok ]
 }
 
-@test "gsg-step --resume: interrupted + resumed equals uninterrupted, bit for bit" {
+@test "gsg-step --resume: interrupted + resumed equals uninterrupted, bit for bit (checkpoint and metrics log)" {
     for m in "--method simsiam --gsg" "--method byol --gsg"; do
-        rm -f "$T"/*.gsgt
-        run -0 gsg-step $TINY $m -i "$F/v4.gsgt" --ckpt "$T/full.gsgt"
+        rm -f "$T"/*.gsgt "$T"/*.jsonl
+        run -0 gsg-step $TINY $m -i "$F/v4.gsgt" --ckpt "$T/full.gsgt" --metrics "$T/full.jsonl"
         run -0 gsg-step $TINY $m -i "$F/v4.gsgt" --ckpt "$T/part.gsgt" --steps 3
-        run -0 gsg-step $TINY $m -i "$F/v4.gsgt" --ckpt "$T/part.gsgt" --resume "$T/part.gsgt"
+        # the log holds steps 0..5 of a run that went further than the checkpoint (step 3)
+        run -0 gsg-step $TINY $m -i "$F/v4.gsgt" --steps 6 --metrics "$T/part.jsonl"
+        [ "$(wc -l <"$T/part.jsonl")" -eq 6 ]
+        run -0 gsg-step $TINY $m -i "$F/v4.gsgt" --ckpt "$T/part.gsgt" --resume "$T/part.gsgt" --metrics "$T/part.jsonl"
         cmp "$T/full.gsgt" "$T/part.gsgt"
+        # steps 3..5 were dropped and trained again: the log is the uninterrupted one, timings aside
+        diff <(metrics_notime "$T/full.jsonl") <(metrics_notime "$T/part.jsonl")
     done
     # a different configuration is refused
     run -2 --separate-stderr gsg-step $TINY --method simsiam -i "$F/v4.gsgt" --resume "$T/part.gsgt"
@@ -236,10 +286,84 @@ print(" ".join("%d:%.4f:%d" % (i, r["knn_top1"], r["knn_k"]) for i, r in enumera
     run -0 gsg-step $TINY --gsg -i "$F/v4.gsgt" --ckpt "$T/ref.gsgt" --steps 4
     cp "$T/ref.gsgt" "$T/expect.gsgt"
     GSG_TEST_NAN_STEP=5 run -1 --separate-stderr gsg-step $TINY --gsg -i "$F/v4.gsgt" --ckpt "$T/c.gsgt" --save-every 2 --metrics "$T/m.jsonl"
-    [ "${#stderr_lines[@]}" -eq 1 ]
-    [ "$stderr" = "gsg-step: step 5 (epoch 1): loss is nan: stopped; the last good checkpoint $T/c.gsgt (step 4) is unchanged" ]
+    [ "${#stderr_lines[@]}" -eq 2 ]
+    [[ "${stderr_lines[0]}" == "gsg-step: config: "* ]]
+    [ "${stderr_lines[1]}" = "gsg-step: step 5 (epoch 1): loss is nan: stopped; the last good checkpoint $T/c.gsgt (step 4) is unchanged" ]
     cmp "$T/c.gsgt" "$T/expect.gsgt"
     run -0 metrics_summary "$T/m.jsonl"
     [ "$output" = "5 1 16 16" ]
     [ -z "$(ls "$T" | grep '\.tmp\.')" ]
+}
+
+# Start an endless gsg-augment | gsg-step in the background (its log under $T/$1.*) and wait until
+# the metrics log, followed under its own name while the run goes, has $2 lines. Sets PID.
+start_endless() {
+    local tag=$1 lines=$2
+    gsg-augment --limit 64 --batch 16 --views 4 --epochs 0 --seed 3 2>"$T/$tag.aug.err" |
+        gsg-step $TINY --epochs 1000 --save-every 3 --ckpt "$T/$tag.gsgt" --metrics "$T/$tag.jsonl" \
+            >/dev/null 2>"$T/$tag.err" 3>&- &
+    PID=$!
+    echo "$PID" >>"$T/pids"
+    for _ in $(seq 600); do
+        [ -f "$T/$tag.jsonl" ] && [ "$(wc -l <"$T/$tag.jsonl")" -ge "$lines" ] && break
+        sleep 0.05
+    done
+    [ -z "$(ls "$T" | grep '\.tmp\.' | grep jsonl)" ]   # the log is no temporary file
+}
+
+teardown() {
+    # a failed signal test must not leave its endless run behind
+    if [ -f "$T/pids" ]; then while read -r p; do kill "$p" 2>/dev/null || true; done <"$T/pids"; fi
+}
+
+@test "gsg-step: SIGINT/SIGTERM say where the run stopped, keep the metrics log and the last checkpoint" {
+    [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || skip "dataset-fashion-mnist not installed"
+    for sig in INT TERM; do
+        start_endless "$sig" 4
+        kill -"$sig" "$PID"
+        rc=0; wait "$PID" || rc=$?
+        if [ "$sig" = INT ]; then [ "$rc" -eq 130 ]; else [ "$rc" -eq 143 ]; fi
+        n=$(wc -l <"$T/$sig.jsonl")
+        [ "$n" -ge 4 ]
+        # one line after the config line: the step reached and the last checkpoint (every 3 steps)
+        [ "$(wc -l <"$T/$sig.err")" -eq 2 ]
+        last=$(tail -n 1 "$T/$sig.err")
+        [[ "$last" =~ ^gsg-step:\ interrupted\ at\ step\ ([0-9]+),\ last\ checkpoint\ at\ step\ ([0-9]+)$ ]] || { echo "$last"; false; }
+        N=${BASH_REMATCH[1]} M=${BASH_REMATCH[2]}
+        [ "$N" -eq "$n" ] && [ $((M % 3)) -eq 0 ] && [ "$M" -le "$N" ] && [ "$M" -ge 3 ]
+        [ -z "$(ls "$T" | grep '\.tmp\.')" ]
+        # the checkpoint is whole and says step M; resuming with the same log continues it at step M
+        run -0 --separate-stderr gsg-step $TINY --epochs 1000 --resume "$T/$sig.gsgt" --metrics "$T/$sig.jsonl" --steps $((M + 2)) \
+            -i <(gsg-augment --limit 64 --batch 16 --views 4 --epochs 0 --seed 3)
+        run -0 /usr/bin/python3 -c '
+import json, sys
+print(" ".join(str(json.loads(l)["step"]) for l in open(sys.argv[1])))' "$T/$sig.jsonl"
+        [ "$output" = "$(seq -s ' ' 0 $((M + 1)))" ]
+    done
+}
+
+@test "gsg-step: a run that never reached a checkpoint says so on SIGINT" {
+    [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || skip "dataset-fashion-mnist not installed"
+    gsg-augment --limit 64 --batch 16 --views 4 --epochs 0 --seed 3 2>/dev/null |
+        gsg-step $TINY --epochs 1000 --metrics "$T/m.jsonl" >/dev/null 2>"$T/err" 3>&- &
+    pid=$!
+    echo "$pid" >>"$T/pids"
+    for _ in $(seq 600); do [ -s "$T/m.jsonl" ] && break; sleep 0.05; done
+    kill -INT "$pid"
+    rc=0; wait "$pid" || rc=$?
+    [ "$rc" -eq 130 ]
+    [[ "$(tail -n 1 "$T/err")" =~ ^gsg-step:\ interrupted\ at\ step\ [0-9]+,\ no\ checkpoint\ written$ ]]
+}
+
+@test "gsg-step --device cuda: trains, or fails with one line and no checkpoint where there is no CUDA device" {
+    run --separate-stderr gsg-step $TINY --gsg --device cuda --epochs 1 --ckpt "$T/cu.gsgt" -i "$F/v4.gsgt"
+    if [ "$status" -ne 0 ]; then
+        [ "$status" -eq 1 ]
+        [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+        [[ "$stderr" == "gsg-step: "* ]]
+        [[ "$stderr" == *"CUDA"* || "$stderr" == *"cuda"* ]]
+        [ ! -e "$T/cu.gsgt" ]
+    else
+        [ -s "$T/cu.gsgt" ]
+    fi
 }

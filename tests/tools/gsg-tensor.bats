@@ -132,28 +132,67 @@ print('ok')"
     [[ "$stderr" == *"no record matches"* ]] && [ ! -e n.npy ]
 }
 
-@test "export --format safetensors: a file torch and a plain parser read; --backbone, --prefix --strip-prefix" {
+@test "to-npy: a name written in batches comes out whole, concatenated on dim 0; unstackable selections are refused" {
+    gsg-tensor to-npy --name views -o v.npy batches.gsgt
+    gsg-tensor to-npy --name index -o i.npy batches.gsgt
+    $PY -c "
+import numpy as np
+v, x = np.load('v.npy'), np.load('views.npy')
+assert v.shape == (12, 2, 1, 8, 8) and (v == np.concatenate([x, x])).all(), v.shape
+assert (np.load('i.npy') == np.concatenate([np.arange(6)] * 2)).all()"
+    # byte-identical to numpy's own save of the concatenation
+    $PY -c "import numpy as np; np.save('i2.npy', np.concatenate([np.load('index.npy')] * 2))"
+    cmp i.npy i2.npy
+    # 4 records of two names: refused, naming the count and --seq; no output
+    run -1 --separate-stderr gsg-tensor to-npy -o n.npy batches.gsgt
+    [ "${#stderr_lines[@]}" -eq 1 ]
+    [[ "$stderr" == "gsg-tensor: 4 records match the selection and do not stack on dim 0 (record 0 'views' u8 [6,2,1,8,8]; batches.gsgt: record 1 'index' i64 [6]): select one with --name and --seq" ]]
+    [ ! -e n.npy ]
+    # one name, a different trailing shape in a later batch: refused too
+    gsg-tensor from-npy --set-seq 2 views=views3.npy -o b2.gsgt
+    gsg-tensor cat batches.gsgt b2.gsgt -o mixed.gsgt
+    run -1 --separate-stderr gsg-tensor to-npy --name views -o n.npy mixed.gsgt
+    [[ "$stderr" == "gsg-tensor: 3 records match the selection"*"record 4 'views' u8 [3,3,10,12]"*"--seq"* ]]
+    [ ! -e n.npy ]
+    gsg-tensor to-npy --name views --seq 2 -o v3.npy mixed.gsgt
+    cmp v3.npy views3.npy
+}
+
+@test "export --format safetensors: a file a plain parser (numpy) and torch read; --backbone, --prefix --strip-prefix" {
     gsg-tensor export --format safetensors -o all.safetensors ckpt.gsgt
     gsg-tensor export --backbone -o bb.safetensors ckpt.gsgt
     gsg-tensor export --prefix target. --strip-prefix -o tg.safetensors ckpt.gsgt
+    # the format parsed by hand with numpy + stdlib only (make test's packages)
     run -0 $PY -c "
-import json, struct, numpy as np, torch
+import json, struct, numpy as np
 def load(p):
     b = open(p, 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n]); meta = h.pop('__metadata__', {})
-    dt = {'F32': torch.float32, 'I64': torch.int64, 'U8': torch.uint8}
+    dt = {'F32': '<f4', 'I64': '<i8', 'U8': 'u1'}
     ends = sorted(v['data_offsets'] for v in h.values()); assert ends[0][0] == 0 and ends[-1][1] == len(b) - 8 - n
     assert all(a[1] == c[0] for a, c in zip(ends, ends[1:])) and n % 8 == 0
-    return {k: torch.frombuffer(bytearray(b[8 + n + v['data_offsets'][0]:8 + n + v['data_offsets'][1]]), dtype=dt[v['dtype']]).reshape(v['shape']) for k, v in h.items()}, meta
+    return {k: np.frombuffer(b[8 + n + v['data_offsets'][0]:8 + n + v['data_offsets'][1]], dtype=dt[v['dtype']]).reshape(v['shape']) for k, v in h.items()}, meta
 a, meta = load('all.safetensors')
 assert sorted(a) == ['bn1.num_batches_tracked', 'conv1.weight', 'gsg.config', 'projector.0.weight', 'target.conv1.weight']
-assert torch.equal(a['conv1.weight'], torch.from_numpy(np.load('conv.npy'))) and a['bn1.num_batches_tracked'].shape == () and int(a['bn1.num_batches_tracked']) == 7
-assert meta['format'] == 'pt' and meta['gsg.config'] == 'recipe=fmnist\nseed=1\n'
+assert np.array_equal(a['conv1.weight'], np.load('conv.npy')) and a['conv1.weight'].dtype == np.float32
+assert a['bn1.num_batches_tracked'].shape == () and int(a['bn1.num_batches_tracked']) == 7
+assert np.array_equal(a['projector.0.weight'], np.load('proj.npy'))
+assert meta['format'] == 'pt' and meta['gsg.config'] == 'recipe=fmnist\\nseed=1\\n'
 bb, _ = load('bb.safetensors'); assert sorted(bb) == ['bn1.num_batches_tracked', 'conv1.weight']
 tg, _ = load('tg.safetensors'); assert sorted(tg) == ['conv1.weight']
 print('ok')"
     [ "$output" = ok ]
+    # the reference readers, where installed (make deps-ref); the check above stands without them
+    if $PY -c "import torch" 2>/dev/null; then
+        run -0 $PY -c "
+import json, struct, numpy as np, torch
+b = open('all.safetensors', 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; v = json.loads(b[8:8 + n])['conv1.weight']
+t = torch.frombuffer(bytearray(b[8 + n + v['data_offsets'][0]:8 + n + v['data_offsets'][1]]), dtype=torch.float32).reshape(v['shape'])
+assert torch.equal(t, torch.from_numpy(np.load('conv.npy'))); print('ok')"
+        [ "$output" = ok ]
+    fi
     if $PY -c "import safetensors" 2>/dev/null; then
-        run -0 $PY -c "from safetensors.torch import load_file; print(sorted(load_file('bb.safetensors')))"
+        run -0 $PY -c "from safetensors.numpy import load_file; print(sorted(load_file('bb.safetensors')))"
+        [ "$output" = "['bn1.num_batches_tracked', 'conv1.weight']" ]
     fi
     # duplicate names (one per batch) need a selection
     run -1 --separate-stderr gsg-tensor export -o d.safetensors batches.gsgt

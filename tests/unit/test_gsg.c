@@ -91,7 +91,7 @@ TEST(ties_first_index)
     CHECK_EQ_I64(kz, 0);
 }
 
-/* The four-case table of DESIGN.md §3, case by case. Targets are the unit vectors
+/* The four-case table of docs/algorithm.md §4, case by case. Targets are the unit vectors
  * t[v] = e_v in D=4, so cos(p, t[w]) = p[w] / |p|. Predictions p[v] = e_0 + 2 e_1 + 3 e_2 + 4 e_3
  * scaled per view (|p| = sqrt(30)): cos(pX, tW) = (W+1)/sqrt(30) for W's index.
  *   k=0: pA1->tA2 (2), pB1->tB2 (4): loss = -(2+4)/(2 sqrt30)
@@ -104,7 +104,7 @@ TEST(four_case_table)
     const int64_t D = 4;
     const double s30 = sqrt(30.0);
     const double want[4] = {-6 / (2 * s30), -5 / (2 * s30), -5 / (2 * s30), -4 / (2 * s30)};
-    const int src[4][2] = {{0, 2}, {0, 3}, {1, 2}, {1, 3}};   /* A1,B1 / A1,B2 / A2,B1 / A2,B2 from DESIGN.md */
+    const int src[4][2] = {{0, 2}, {0, 3}, {1, 2}, {1, 3}};   /* A1,B1 / A1,B2 / A2,B1 / A2,B2 (docs/algorithm.md §4) */
     const int tgt[4][2] = {{1, 3}, {1, 2}, {0, 3}, {0, 2}};
     for (int kk = 0; kk < 4; kk++) {
         CHECK(gsg_case_table[kk].src_a == src[kk][0] && gsg_case_table[kk].src_b == src[kk][1]);
