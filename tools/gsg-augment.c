@@ -30,7 +30,8 @@ static void usage(void)
            "Options:\n"
            "  -d, --data PATH      data set (default fashion-mnist: %s):\n"
            "                       IDX file or folder (plain or .gz), CIFAR-10/100 .bin file or folder,\n"
-           "                       folder of JPEGs with one sub-folder per class, or a u8 image stream\n"
+           "                       folder of images with one sub-folder per class (only *.jpg, *.jpeg,\n"
+           "                       *.png, any case, are read: torchvision's ImageFolder), or a u8 image stream\n"
            "                       ('images' [N,C,H,W] + optional 'label'; '-' reads stdin)\n"
            "      --split S        train|test (default train; test = t10k, test_batch, test.bin, val/)\n"
            "      --format F       auto|idx|cifar10|cifar100|jpeg|stream (default auto)\n"
@@ -46,7 +47,7 @@ static void usage(void)
            "                       (with --plain: batches I, I+N, ...)\n"
            "  -t, --threads T      worker threads (default all cores)\n"
            "      --limit N        use the first N images of the data set\n"
-           "      --skip-bad       JPEG folders: skip unreadable files (counted and reported at the end)\n"
+           "      --skip-bad       image folders: skip unreadable files, each named on stderr (and counted at the end)\n"
            "                       instead of failing; one that fails later gives zero views, label -1\n"
            "  -o, --output FILE    output stream (default '-', stdout)\n"
            "  -l, --level N        zstd level 0..19 (default 1)\n"
@@ -195,6 +196,7 @@ int main(int argc, char **argv)
     memset(&b, 0, sizeof b);
     gsg_status st = gsg_dataset_open(&ds, &o.data);
     if (st < 0) return gsg_tool_finish(gsg_tool_report(st));
+    for (int64_t i = 0; i < ds.nskipped_msgs; i++) fprintf(stderr, "%s: skipped: %s\n", PROG, ds.skipped_msgs[i]);
     const struct gsg_aug_recipe *r0 = gsg_aug_recipe_find(o.recipe ? o.recipe : default_recipe(&ds));
     struct gsg_aug_recipe r = gsg_aug_recipe_resized(r0, (int)o.size);
     int64_t per_step = o.batch * o.shard_n;
@@ -243,7 +245,9 @@ int main(int argc, char **argv)
             gsg_progress_update(&prog, done, NULL);
         }
     } else {
-        gsg_progress_init(&prog, o.progress, "views", o.epochs ? o.epochs * steps * o.batch * o.views : 0);
+        int64_t total = 0;   /* 0 = unknown: forever, or too many to count in 64 bits */
+        if (o.epochs && (__builtin_mul_overflow(o.epochs, steps, &total) || __builtin_mul_overflow(total, o.batch * o.views, &total))) total = 0;
+        gsg_progress_init(&prog, o.progress, "views", total);
         for (int64_t e = 0; (o.epochs == 0 || e < o.epochs) && st >= 0; e++) {
             gsg_aug_shuffle(perm, ds.n, (uint64_t)o.seed, (uint64_t)e);
             meta[base_len] = 0;

@@ -487,19 +487,20 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    char cfg_text[4096];
     {
         int64_t total0 = cfg.epochs * cfg.steps_per_epoch, stop0 = o.steps && o.steps < total0 ? o.steps : total0;
-        char text[4096];
-        config_text(text, sizeof text, &cfg, &o, total0, stop0);
+        config_text(cfg_text, sizeof cfg_text, &cfg, &o, total0, stop0);
         if (o.print_config) {
-            fputs(text, stdout);
+            fputs(cfg_text, stdout);
             st = GSG_OK;
             goto out;
         }
-        for (char *q = text; *q; q++) if (*q == '\n') *q = q[1] ? ' ' : 0;
-        fprintf(stderr, "%s: config: %s\n", PROG, text);
+        for (char *q = cfg_text; *q; q++) if (*q == '\n') *q = q[1] ? ' ' : 0;
     }
     if ((st = gsg_trainer_create(&tr, &cfg, o.dev)) < 0) goto out;
+    /* said once the device and the net exist, so a run refused there says one line only */
+    fprintf(stderr, "%s: config: %s\n", PROG, cfg_text);
     gsg_trainer_set_monitor_every(tr, o.monitor_every);
     if (o.resume && (st = gsg_trainer_load(tr, o.resume)) < 0) goto out;
     if (o.knn_every) {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "core/afile.h"
+#include "core/limits.h"
 #include "core/tool.h"
 #include "io/imgwrite.h"
 #include "io/npy.h"
@@ -694,7 +695,7 @@ static gsg_status export_rec(void *vctx, struct gsg_tstream_reader *r, struct gs
         size_t nb = gsg_tensor_nbytes(&rec->t);
         c->config = malloc(nb + 1);
         if (!c->config) return gsg_err_set(GSG_E_NOMEM, "out of memory");
-        memcpy(c->config, rec->t.data, nb);
+        if (nb) memcpy(c->config, rec->t.data, nb);
         c->config[nb] = 0;
     }
     const char *name = rec->name;
@@ -775,6 +776,7 @@ static gsg_status grid_rec(void *vctx, struct gsg_tstream_reader *r, struct gsg_
                                         gsg_dtype_name(t->dtype), gsg_shape_str(s, sizeof s, t->ndim, t->dims));
     }
     int64_t V = t->ndim == 5 ? t->dims[1] : 1, C = t->dims[t->ndim - 3], H = t->dims[t->ndim - 2], W = t->dims[t->ndim - 1];
+    if (t->dims[0] == 0) return GSG_OK;   /* a record of no images: nothing to lay out (and no sheet sized by it) */
     if (!c->init) {
         if (C != 1 && C != 3) return gsg_tstream_record_error(r, rec, GSG_E_SHAPE, "%lld channels: expected 1 or 3", (long long)C);
         if (V < 1 || H < 1 || W < 1 || V > 4096 || H > 65500 || W > 65500)
@@ -783,6 +785,15 @@ static gsg_status grid_rec(void *vctx, struct gsg_tstream_reader *r, struct gsg_
         int64_t rows = (c->max + cols - 1) / cols;
         if (o->rows && o->rows < rows) rows = o->rows;
         if (rows * cols < c->max) c->max = rows * cols;
+        /* the sheet's pixels, checked before it is allocated (gaps of 2 included) */
+        uint64_t maxpx, sw = (uint64_t)cols * ((uint64_t)V * (uint64_t)(W + 2)) + 2, sh = (uint64_t)rows * (uint64_t)(H + 2) + 2;
+        GSG_TRY(gsg_limit_get("GSG_MAX_PIXELS", GSG_MAX_PIXELS_DEFAULT, &maxpx));
+        if (sw > (1u << 30) || sh > (1u << 30) || sw * sh > maxpx)
+            return gsg_tstream_record_error(r, rec, GSG_E_SHAPE,
+                                            "a sheet of %lld x %lld cells of %lldx%lld (%lld views) is %llux%llu pixels: expected at most %llu "
+                                            "(GSG_MAX_PIXELS; use --max, --rows or --cols for fewer cells)",
+                                            (long long)rows, (long long)cols, (long long)W, (long long)H, (long long)V,
+                                            (unsigned long long)sw, (unsigned long long)sh, (unsigned long long)maxpx);
         GSG_TRY(gsg_sheet_init(&c->sheet, (int)rows, (int)cols, (int)V, (int)C, (int)H, (int)W, 2, 128));
         c->init = 1;
     } else if (C != c->sheet.img.channels || H != c->sheet.cell_h || W != c->sheet.cell_w || V != c->sheet.views) {
@@ -811,7 +822,7 @@ static int cmd_grid(const struct opts *o)
     c.o = o;
     c.max = o->max ? o->max : 64;
     gsg_status st = for_each_record(o, grid_rec, &c);
-    if (st >= 0 && !c.init) st = gsg_err_set(GSG_E_FORMAT, "no u8 image record [N,C,H,W] or [N,V,C,H,W] in the input");
+    if (st >= 0 && !c.init) st = gsg_err_set(GSG_E_FORMAT, "no images in the input (no u8 record [N,C,H,W] or [N,V,C,H,W] with N > 0)");
     if (st >= 0) {
         /* drop the rows left empty */
         int used_rows = (c.filled + c.sheet.cols - 1) / c.sheet.cols;

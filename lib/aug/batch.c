@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/tool.h"
 
 gsg_status gsg_aug_batcher_init(struct gsg_aug_batcher *b, const struct gsg_dataset *ds, const struct gsg_aug_recipe *r,
                                 int views, uint64_t seed, int plain, int skip_bad, int nthreads)
@@ -75,6 +76,8 @@ gsg_status gsg_aug_batch(struct gsg_aug_batcher *b, uint8_t *out, int64_t *label
             } else {
                 if (b->bad == 0) snprintf(b->first_bad, sizeof b->first_bad, "%s", b->errs[i]);
                 b->bad++;
+                /* --skip-bad names every file it skips */
+                fprintf(stderr, "%s: skipped: %s\n", gsg_tool_prog(), b->errs[i]);
                 if (labels) labels[i] = -1;
             }
         }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <libgen.h>
 #include <sys/stat.h>
 
 #define AFILE_SLOTS 64
@@ -37,6 +39,73 @@ void gsg_afile_install_signals(void)
     sigaction(SIGHUP, &sa, NULL);
 }
 
+/* This host's name as it appears in our temporary names: [A-Za-z0-9_] only, at most 32 chars. */
+static void host_tag(char *buf, size_t cap)
+{
+    char h[256] = "";
+    if (gethostname(h, sizeof h - 1) != 0 || !h[0]) snprintf(h, sizeof h, "host");
+    size_t o = 0;
+    for (size_t i = 0; h[i] && o + 1 < cap && o < 32; i++) {
+        char c = h[i];
+        buf[o++] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ? c : '_';
+    }
+    buf[o] = 0;
+}
+
+int gsg_afile_parse_tmp_name(const char *name, const char *base, char *host, size_t host_cap, long *pid)
+{
+    size_t bl = strlen(base);
+    if (strncmp(name, base, bl) != 0 || strncmp(name + bl, ".tmp.", 5) != 0) return -1;
+    const char *p = name + bl + 5, *dash = strchr(p, '-');
+    if (!dash || (size_t)(dash - p) < 1 || (size_t)(dash - p) >= host_cap) return -1;
+    for (const char *q = p; q < dash; q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '_')) return -1;
+    memcpy(host, p, (size_t)(dash - p));
+    host[dash - p] = 0;
+    const char *d = dash + 1;
+    long v = 0;
+    int nd = 0;
+    while (*d >= '0' && *d <= '9' && nd < 10) { v = v * 10 + (*d - '0'); d++; nd++; }
+    if (nd == 0 || *d != '.' || v <= 0) return -1;
+    d++;
+    if (strlen(d) != 6) return -1;   /* mkstemp's six characters */
+    for (int i = 0; i < 6; i++)
+        if (!((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= 'A' && d[i] <= 'Z') || (d[i] >= '0' && d[i] <= '9'))) return -1;
+    *pid = v;
+    return 0;
+}
+
+int gsg_afile_clean_stale(const char *path)
+{
+    char *c1 = strdup(path), *c2 = strdup(path);
+    if (!c1 || !c2) { free(c1); free(c2); return 0; }
+    const char *dir = dirname(c1), *base = basename(c2);
+    char me[64], host[64];
+    host_tag(me, sizeof me);
+    int removed = 0;
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            long pid;
+            if (gsg_afile_parse_tmp_name(e->d_name, base, host, sizeof host, &pid) != 0) continue;
+            if (strcmp(host, me) != 0) continue;              /* written on another machine: its pid means nothing here */
+            if (pid == (long)getpid()) continue;              /* this process's own, maybe still being written */
+            if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   /* its writer is alive (or not ours to judge) */
+            size_t n = strlen(dir) + strlen(e->d_name) + 2;
+            char *full = malloc(n);
+            if (!full) break;
+            snprintf(full, n, "%s/%s", dir, e->d_name);
+            struct stat sb;
+            if (lstat(full, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_uid == geteuid() && unlink(full) == 0) removed++;
+            free(full);
+        }
+        closedir(d);
+    }
+    free(c1); free(c2);
+    return removed;
+}
+
 gsg_status gsg_afile_open(struct gsg_afile **out, const char *path)
 {
     *out = NULL;
@@ -62,9 +131,13 @@ gsg_status gsg_afile_open(struct gsg_afile **out, const char *path)
         *out = af;
         return GSG_OK;
     }
-    size_t n = strlen(path) + 16;
+    gsg_afile_clean_stale(path);
+    char host[64];
+    host_tag(host, sizeof host);
+    size_t n = strlen(path) + strlen(host) + 40;
     af->tmp = malloc(n);
-    snprintf(af->tmp, n, "%s.tmp.XXXXXX", path);
+    if (!af->tmp) { free(af->path); free(af); return gsg_err_set(GSG_E_NOMEM, "out of memory"); }
+    snprintf(af->tmp, n, "%s.tmp.%s-%ld.XXXXXX", path, host, (long)getpid());
     int fd = mkstemp(af->tmp);
     if (fd < 0) {
         gsg_status st = gsg_err_set(GSG_E_IO, "%s: cannot create: %s", path, strerror(errno));

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include "core/limits.h"
 #include "io/cifar.h"
 #include "io/idx.h"
 #include "io/tstream.h"
@@ -173,7 +175,7 @@ static gsg_status open_cifar(struct gsg_dataset *ds, const struct gsg_dataset_op
                 snprintf(name, sizeof name, "data_batch_%d.bin", b);
                 char *p = join(path, name);
                 if (is_file(p)) st = gsg_cifar_read(p, 10, &ds->images, &ds->labels, &ds->n);
-                else if (b == 1) st = gsg_err_set(GSG_E_IO, "%s: no data_batch_1.bin in this folder", path);
+                else st = gsg_err_set(GSG_E_IO, "%s: no %s in this folder (the CIFAR-10 train split is data_batch_1.bin .. data_batch_5.bin)", path, name);
                 free(p);
             }
         }
@@ -241,6 +243,7 @@ static gsg_status open_stream(struct gsg_dataset *ds, const struct gsg_dataset_o
             break;
         }
         size_t per = (size_t)c * h * w;
+        if (t->dims[0] == 0) continue;   /* no images: nothing to copy (and no memcpy from a NULL buffer) */
         if (ds->n + t->dims[0] > cap) {
             cap = (ds->n + t->dims[0]) * 2;
             uint8_t *ni = realloc(ds->images, (size_t)cap * per);
@@ -277,7 +280,21 @@ static gsg_status open_stream(struct gsg_dataset *ds, const struct gsg_dataset_o
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Sorted names of the entries of dir that are folders (want_dir) or regular files; hidden ones skipped. */
+/* The files of an image folder, as torchvision's ImageFolder keeps them: only these extensions
+ * (any case) are images; README.txt, .DS_Store, labels.csv and the like are ignored. */
+static const char *const image_exts[] = {".jpg", ".jpeg", ".png"};
+
+int gsg_dataset_is_image_name(const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof image_exts / sizeof image_exts[0]; i++) {
+        size_t k = strlen(image_exts[i]);
+        if (n > k && strcasecmp(name + n - k, image_exts[i]) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Sorted names of the entries of dir that are folders (want_dir) or regular image files; hidden ones skipped. */
 static gsg_status list_dir(const char *dir, int want_dir, char ***names, int64_t *n)
 {
     *names = NULL; *n = 0;
@@ -288,6 +305,7 @@ static gsg_status list_dir(const char *dir, int want_dir, char ***names, int64_t
     gsg_status st = GSG_OK;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
+        if (!want_dir && !gsg_dataset_is_image_name(e->d_name)) continue;
         char *p = join(dir, e->d_name);
         int ok = p && (want_dir ? is_dir(p) : is_file(p));
         free(p);
@@ -366,7 +384,7 @@ static gsg_status open_jpeg(struct gsg_dataset *ds, const struct gsg_dataset_opt
     free_names(classes, ncls);
     free(split);
     if (st < 0) return st;
-    if (ds->n == 0) return gsg_err_set(GSG_E_FORMAT, "%s: no image files (expected CLASS/IMAGE.jpg)", ds->source);
+    if (ds->n == 0) return gsg_err_set(GSG_E_FORMAT, "%s: no image files (expected CLASS/IMAGE.jpg, .jpeg or .png)", ds->source);
     if (o->limit > 0 && o->limit < ds->n) {
         for (int64_t i = o->limit; i < ds->n; i++) free(ds->files[i]);
         ds->n = o->limit;
@@ -377,6 +395,8 @@ static gsg_status open_jpeg(struct gsg_dataset *ds, const struct gsg_dataset_opt
     char **errs = calloc((size_t)ds->n, sizeof(char *));
     if (!ds->file_w || !ds->file_h || !errs) { free(errs); return gsg_err_set(GSG_E_NOMEM, "out of memory"); }
     int init_failed = 0;
+    uint64_t maxpx;
+    if ((st = gsg_limit_get("GSG_MAX_PIXELS", GSG_MAX_PIXELS_DEFAULT, &maxpx)) < 0) { free(errs); return st; }
 #pragma omp parallel
     {
         struct gsg_jpeg j;
@@ -396,6 +416,11 @@ static gsg_status open_jpeg(struct gsg_dataset *ds, const struct gsg_dataset_opt
     for (int64_t i = 0; i < ds->n; i++) {
         if (errs[i]) {
             if (st == GSG_OK && !o->skip_bad) st = gsg_err_set(GSG_E_FORMAT, "%s (use --skip-bad to skip such files)", errs[i]);
+            if (st == GSG_OK && o->skip_bad) {   /* keep the message: the tool names every skipped file */
+                char **nm = realloc(ds->skipped_msgs, (size_t)(ds->nskipped_msgs + 1) * sizeof(char *));
+                if (nm) { ds->skipped_msgs = nm; nm[ds->nskipped_msgs++] = errs[i]; errs[i] = NULL; }
+                else st = gsg_err_set(GSG_E_NOMEM, "out of memory");
+            }
             free(errs[i]);
             free(ds->files[i]);
             ds->skipped++;
@@ -409,7 +434,7 @@ static gsg_status open_jpeg(struct gsg_dataset *ds, const struct gsg_dataset_opt
     }
     free(errs);
     ds->n = keep;
-    if (st == GSG_OK && keep == 0) st = gsg_err_set(GSG_E_FORMAT, "%s: no readable JPEG files (%lld skipped)", ds->source, (long long)ds->skipped);
+    if (st == GSG_OK && keep == 0) st = gsg_err_set(GSG_E_FORMAT, "%s: no readable image files (%lld skipped)", ds->source, (long long)ds->skipped);
     return st;
 }
 
@@ -443,6 +468,8 @@ void gsg_dataset_free(struct gsg_dataset *ds)
     if (ds->files) for (int64_t i = 0; i < ds->n; i++) free(ds->files[i]);
     free(ds->files); free(ds->file_w); free(ds->file_h);
     free(ds->images); free(ds->labels); free(ds->source);
+    for (int64_t i = 0; i < ds->nskipped_msgs; i++) free(ds->skipped_msgs[i]);
+    free(ds->skipped_msgs);
     memset(ds, 0, sizeof *ds);
 }
 

@@ -1,8 +1,10 @@
 /* dataset.h: one image data set in memory, from any of the supported sources:
  *   idx       MNIST / Fashion-MNIST IDX files, plain or gzip ("fashion-mnist" finds Debian's copy)
- *   cifar10   CIFAR-10 binary batches (data_batch_*.bin / test_batch.bin)
+ *   cifar10   CIFAR-10 binary batches (data_batch_1..5.bin, all five for the train split / test_batch.bin)
  *   cifar100  CIFAR-100 binary (train.bin / test.bin)
- *   jpeg      a folder of JPEGs, one sub-folder per class (ImageFolder); decoded lazily
+ *   jpeg      a folder of JPEG/PNG images, one sub-folder per class (torchvision's ImageFolder);
+ *             only *.jpg, *.jpeg and *.png (any case) are read, other files are ignored;
+ *             decoded lazily
  *   stream    a GSGT stream with u8 images [N,C,H,W] (or [N,H,W], or [N,H,W,C] with C 1 or 3)
  *             and optional integer labels named 'label' or 'labels'
  * Every source is validated when it is opened, before any image is used; a JPEG
@@ -48,7 +50,11 @@ struct gsg_dataset {
     char **files;                 /* JPEG: path of image i */
     int *file_w, *file_h;         /* JPEG: stored size of image i */
     int64_t skipped;              /* files skipped at open (skip_bad) */
+    char **skipped_msgs;          /* [nskipped_msgs]: why each one was skipped (names the file) */
+    int64_t nskipped_msgs;
 };
+/* 1 if a file name has one of the image extensions a folder data set reads (.jpg .jpeg .png, any case). */
+int gsg_dataset_is_image_name(const char *name);
 
 gsg_status gsg_dataset_open(struct gsg_dataset *ds, const struct gsg_dataset_opts *o);
 void gsg_dataset_free(struct gsg_dataset *ds);

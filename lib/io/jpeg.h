@@ -1,4 +1,9 @@
-/* jpeg.h: JPEG decoding with libjpeg-turbo (TurboJPEG API), to planar u8 [C,H,W].
+/* jpeg.h: JPEG decoding with libjpeg-turbo (TurboJPEG API), and PNG decoding with libpng,
+ * to planar u8 [C,H,W]. The format is taken from the file's first bytes, not its name.
+ * CMYK and YCCK JPEGs are decoded to CMYK and converted to RGB as PIL does (Adobe files'
+ * inverted ink values undone); a PNG's alpha is dropped, palettes and 16-bit samples are
+ * reduced to 8-bit RGB or grey. An image of more than GSG_MAX_PIXELS pixels (core/limits.h,
+ * default 2^27) is refused when its header is read, before anything is allocated for it.
  * When the image is much larger than needed, it is decoded with DCT scaling
  * (1/2, 1/4 or 1/8): the smallest scaled size whose shorter side is still at
  * least min_side, which costs a fraction of a full decode. Warnings from the
@@ -16,6 +21,11 @@ struct gsg_jpeg {
     uint8_t *file; size_t file_cap;        /* file bytes */
     uint8_t *pix; size_t pix_cap;          /* interleaved decode */
     uint8_t *out; size_t out_cap;          /* planar result */
+    uint64_t max_pixels;     /* GSG_MAX_PIXELS */
+    int kind;                /* of the last header: 1 JPEG, 2 PNG */
+    int cmyk;                /* JPEG in CMYK or YCCK */
+    int png_channels;        /* channels of the last PNG decode in pix */
+    int64_t resets;          /* decoder handles replaced after a failure (tests) */
 };
 gsg_status gsg_jpeg_init(struct gsg_jpeg *j);
 void gsg_jpeg_free(struct gsg_jpeg *j);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "../core/afile.h"
 
 static const char *descr_of(enum gsg_dtype dt)
@@ -31,6 +32,81 @@ static enum gsg_dtype dtype_of(const char *d)
     return GSG_DTYPE_INVALID;
 }
 
+/* The header dict, parsed as the Python literal it is: {'descr': '<f4', 'fortran_order': False,
+ * 'shape': (2, 3), } with keys in any order, each exactly once, and nothing else. */
+struct npy_hdr { char descr[16]; int fortran; int nd; int64_t dims[GSG_MAX_DIMS]; };
+
+static const char *skip_ws(const char *p) { while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++; return p; }
+
+/* 'text' or "text" into buf; returns the position after the closing quote, NULL on error. */
+static const char *parse_str(const char *p, char *buf, size_t cap)
+{
+    char q = *p;
+    if (q != '\'' && q != '"') return NULL;
+    const char *e = strchr(p + 1, q);
+    if (!e || (size_t)(e - p - 1) >= cap) return NULL;
+    memcpy(buf, p + 1, (size_t)(e - p - 1));
+    buf[e - p - 1] = 0;
+    return e + 1;
+}
+
+static gsg_status parse_header(const char *h, const char *label, struct npy_hdr *o)
+{
+    memset(o, 0, sizeof *o);
+    int seen_d = 0, seen_f = 0, seen_s = 0;
+    const char *p = skip_ws(h);
+    if (*p != '{') return gsg_err_set(GSG_E_FORMAT, "%s: .npy header: expected a dict '{', found '%.20s'", label, p);
+    p = skip_ws(p + 1);
+    while (*p != '}') {
+        char key[32];
+        const char *q = parse_str(p, key, sizeof key);
+        if (!q) return gsg_err_set(GSG_E_FORMAT, "%s: .npy header: expected a quoted key, found '%.20s'", label, p);
+        p = skip_ws(q);
+        if (*p != ':') return gsg_err_set(GSG_E_FORMAT, "%s: .npy header: expected ':' after '%s'", label, key);
+        p = skip_ws(p + 1);
+        if (!strcmp(key, "descr")) {
+            if (seen_d++) return gsg_err_set(GSG_E_FORMAT, "%s: .npy header: duplicate key 'descr'", label);
+            if (!(q = parse_str(p, o->descr, sizeof o->descr)))
+                return gsg_err_set(GSG_E_FORMAT, "%s: .npy header: 'descr': expected a dtype string such as '<f4', found '%.20s'", label, p);
+            p = q;
+        } else if (!strcmp(key, "fortran_order")) {
+            if (seen_f++) return gsg_err_set(GSG_E_FORMAT, "%s: .npy header: duplicate key 'fortran_order'", label);
+            if (!strncmp(p, "False", 5)) { o->fortran = 0; p += 5; }
+            else if (!strncmp(p, "True", 4)) { o->fortran = 1; p += 4; }
+            else return gsg_err_set(GSG_E_FORMAT, "%s: .npy header: 'fortran_order': expected True or False, found '%.20s'", label, p);
+        } else if (!strcmp(key, "shape")) {
+            if (seen_s++) return gsg_err_set(GSG_E_FORMAT, "%s: .npy header: duplicate key 'shape'", label);
+            if (*p != '(') return gsg_err_set(GSG_E_FORMAT, "%s: .npy header: 'shape': expected a tuple, found '%.20s'", label, p);
+            p = skip_ws(p + 1);
+            while (*p != ')') {
+                if (*p < '0' || *p > '9') return gsg_err_set(GSG_E_FORMAT, "%s: bad .npy shape: expected a dim, found '%.20s'", label, p);
+                errno = 0;
+                char *e;
+                long long v = strtoll(p, &e, 10);
+                if (errno || v < 0) return gsg_err_set(GSG_E_FORMAT, "%s: bad .npy shape: dim out of range", label);
+                if (o->nd == GSG_MAX_DIMS) return gsg_err_set(GSG_E_FORMAT, "%s: .npy rank above 8", label);
+                o->dims[o->nd++] = v;
+                p = e;
+                if (*p == 'L') p++;
+                p = skip_ws(p);
+                if (*p == ',') p = skip_ws(p + 1);
+                else if (*p != ')') return gsg_err_set(GSG_E_FORMAT, "%s: bad .npy shape: expected ',' or ')', found '%.20s'", label, p);
+            }
+            p++;
+        } else {
+            return gsg_err_set(GSG_E_FORMAT, "%s: .npy header: unexpected key '%s' (expected descr, fortran_order, shape)", label, key);
+        }
+        p = skip_ws(p);
+        if (*p == ',') p = skip_ws(p + 1);
+        else if (*p != '}') return gsg_err_set(GSG_E_FORMAT, "%s: .npy header: expected ',' or '}', found '%.20s'", label, p);
+    }
+    p = skip_ws(p + 1);
+    if (*p) return gsg_err_set(GSG_E_FORMAT, "%s: .npy header: expected only padding after the dict, found '%.20s'", label, p);
+    if (!seen_d || !seen_f || !seen_s)
+        return gsg_err_set(GSG_E_FORMAT, "%s: .npy header: missing key '%s'", label, !seen_d ? "descr" : !seen_f ? "fortran_order" : "shape");
+    return GSG_OK;
+}
+
 gsg_status gsg_npy_read(FILE *f, const char *label, struct gsg_tensor *t)
 {
     memset(t, 0, sizeof *t);
@@ -51,50 +127,64 @@ gsg_status gsg_npy_read(FILE *f, const char *label, struct gsg_tensor *t)
     if (fread(h, 1, hlen, f) != hlen) { free(h); return gsg_err_set(GSG_E_TRUNCATED, "%s: truncated .npy header", label); }
     h[hlen] = 0;
     gsg_status st = GSG_OK;
-    char descr[16] = "";
-    const char *p = strstr(h, "'descr'");
-    if (p) p = strchr(p + 7, '\'');
-    if (p) {
-        const char *q = strchr(p + 1, '\'');
-        if (q && (size_t)(q - p - 1) < sizeof descr) { memcpy(descr, p + 1, (size_t)(q - p - 1)); descr[q - p - 1] = 0; }
-    }
-    enum gsg_dtype dt = dtype_of(descr);
+    uint8_t *buf = NULL;
+    struct npy_hdr hd;
+    if (strlen(h) != hlen) { st = gsg_err_set(GSG_E_FORMAT, "%s: .npy header holds a NUL byte", label); goto out; }
+    if ((st = parse_header(h, label, &hd)) < 0) goto out;
+    enum gsg_dtype dt = dtype_of(hd.descr);
     if (dt == GSG_DTYPE_INVALID) {
-        st = gsg_err_set(GSG_E_FORMAT, "%s: .npy dtype '%s' is not supported (f2 f4 f8 u1 i4 i8, little-endian)", label, descr);
+        st = gsg_err_set(GSG_E_FORMAT, "%s: .npy dtype '%s' is not supported (f2 f4 f8 u1 i4 i8, little-endian)", label, hd.descr);
         goto out;
     }
-    p = strstr(h, "'fortran_order'");
-    if (!p || !strstr(p, "False")) { st = gsg_err_set(GSG_E_FORMAT, "%s: Fortran-order .npy files are not supported", label); goto out; }
-    p = strstr(h, "'shape'");
-    if (!p || !(p = strchr(p, '('))) { st = gsg_err_set(GSG_E_FORMAT, "%s: .npy header has no shape", label); goto out; }
-    int64_t dims[GSG_MAX_DIMS];
-    int nd = 0;
-    p++;
-    for (;;) {
-        while (*p == ' ' || *p == ',') p++;
-        if (*p == ')') break;
-        char *e;
-        long long v = strtoll(p, &e, 10);
-        if (e == p || v < 0) { st = gsg_err_set(GSG_E_FORMAT, "%s: bad .npy shape", label); goto out; }
-        if (nd == GSG_MAX_DIMS) { st = gsg_err_set(GSG_E_FORMAT, "%s: .npy rank above 8", label); goto out; }
-        dims[nd++] = v;
-        p = e;
-        if (*p == 'L') p++;
-    }
+    if (hd.fortran && hd.nd > 1) { st = gsg_err_set(GSG_E_FORMAT, "%s: Fortran-order .npy files are not supported", label); goto out; }
     uint64_t bytes;
-    if (gsg_shape_bytes(nd, dims, gsg_dtype_size(dt), &bytes) != 0 || bytes > ((uint64_t)1 << 40)) {
+    if (gsg_shape_bytes(hd.nd, hd.dims, gsg_dtype_size(dt), &bytes) != 0 || bytes > ((uint64_t)1 << 40)) {
         st = gsg_err_set(GSG_E_FORMAT, "%s: .npy shape too large", label);
         goto out;
     }
-    st = gsg_tensor_alloc(t, dt, GSG_DEV_CPU, nd, dims);
-    if (st < 0) goto out;
-    if (bytes && fread(t->data, 1, (size_t)bytes, f) != (size_t)bytes) {
-        gsg_tensor_free(t);
-        st = gsg_err_set(GSG_E_TRUNCATED, "%s: .npy data truncated: expected %llu bytes after the %zu-byte header", label,
-                         (unsigned long long)bytes, pos + hlen);
+    /* never allocate what the file does not hold: a regular file's remaining size is checked
+     * first; a pipe's data is read into a buffer that grows as bytes arrive */
+    struct stat sb;
+    long here = ftell(f);
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && here >= 0) {
+        uint64_t rest = (uint64_t)sb.st_size > (uint64_t)here ? (uint64_t)sb.st_size - (uint64_t)here : 0;
+        if (rest < bytes) {
+            st = gsg_err_set(GSG_E_TRUNCATED, "%s: .npy data truncated: expected %llu bytes after the %zu-byte header, found %llu", label,
+                             (unsigned long long)bytes, pos + hlen, (unsigned long long)rest);
+            goto out;
+        }
+        st = gsg_tensor_alloc(t, dt, GSG_DEV_CPU, hd.nd, hd.dims);
+        if (st < 0) goto out;
+        if (bytes && fread(t->data, 1, (size_t)bytes, f) != (size_t)bytes) {
+            gsg_tensor_free(t);
+            st = gsg_err_set(GSG_E_TRUNCATED, "%s: .npy data truncated: expected %llu bytes after the %zu-byte header", label,
+                             (unsigned long long)bytes, pos + hlen);
+        }
         goto out;
     }
+    size_t cap = bytes < ((uint64_t)1 << 20) ? (size_t)bytes : (size_t)1 << 20, got = 0;
+    buf = malloc(cap ? cap : 1);
+    if (!buf) { st = gsg_err_set(GSG_E_NOMEM, "out of memory"); goto out; }
+    while (got < bytes) {
+        if (got == cap) {
+            size_t ncap = (uint64_t)cap * 2 < bytes ? cap * 2 : (size_t)bytes;
+            uint8_t *nb = realloc(buf, ncap);
+            if (!nb) { st = gsg_err_set(GSG_E_NOMEM, "%s: out of memory for %zu bytes", label, ncap); goto out; }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t k = fread(buf + got, 1, cap - got, f);
+        if (k == 0) {
+            st = gsg_err_set(GSG_E_TRUNCATED, "%s: .npy data truncated: expected %llu bytes after the %zu-byte header, found %zu", label,
+                             (unsigned long long)bytes, pos + hlen, got);
+            goto out;
+        }
+        got += k;
+    }
+    st = gsg_tensor_alloc(t, dt, GSG_DEV_CPU, hd.nd, hd.dims);
+    if (st >= 0 && bytes) memcpy(t->data, buf, (size_t)bytes);
 out:
+    free(buf);
     free(h);
     return st;
 }

@@ -36,7 +36,7 @@ static void sb_put(struct sbuf *b, const char *s, size_t n)
         b->p = q;
         b->cap = cap;
     }
-    memcpy(b->p + b->len, s, n);
+    if (n) memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = 0;
 }

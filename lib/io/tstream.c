@@ -10,6 +10,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 #include "../core/afile.h"
+#include "../core/limits.h"
 #include "aio.h"
 
 static const uint8_t ZSTD_MAGIC_LE[4] = {0x28, 0xB5, 0x2F, 0xFD};
@@ -333,9 +334,11 @@ struct gsg_tstream_reader {
     uint8_t *data;
     size_t data_cap;
     char *taken;              /* unused marker */
+    uint64_t max_bytes;       /* record data limit (GSG_MAX_RECORD_BYTES) */
 };
 
 const char *gsg_tstream_path(const struct gsg_tstream_reader *r) { return r->label; }
+void gsg_tstream_set_max_record(struct gsg_tstream_reader *r, uint64_t bytes) { r->max_bytes = bytes; }
 uint64_t gsg_tstream_bytes_in(const struct gsg_tstream_reader *r) { return r->ai->off + r->ai->pos; }
 
 gsg_status gsg_tstream_open_read_file(struct gsg_tstream_reader **out, FILE *f, const char *label)
@@ -345,6 +348,8 @@ gsg_status gsg_tstream_open_read_file(struct gsg_tstream_reader **out, FILE *f, 
     if (!r) return gsg_err_set(GSG_E_NOMEM, "out of memory");
     r->f = f;
     snprintf(r->label, sizeof r->label, "%s", label);
+    gsg_status lst = gsg_limit_get("GSG_MAX_RECORD_BYTES", GSG_MAX_RECORD_BYTES_DEFAULT, &r->max_bytes);
+    if (lst < 0) { free(r); return lst; }
     r->dctx = ZSTD_createDCtx();
     r->hdr = malloc(GSG_TSTREAM_MAX_HEADER + 1);
     gsg_aio_in_open(&r->ai, fileno(f));   /* r->ai stays NULL when it fails */
@@ -579,6 +584,11 @@ gsg_status gsg_tstream_read(struct gsg_tstream_reader *r, struct gsg_record *rec
             content = ZSTD_getFrameContentSize(r->ai->p + r->ai->pos, avail);
             if (content == ZSTD_CONTENTSIZE_ERROR)
                 return rec_err(r, GSG_E_FORMAT, idx, NULL, off, "expected a valid zstd frame header, found a corrupt one");
+            /* the declared size is checked before anything is decompressed */
+            if (content != ZSTD_CONTENTSIZE_UNKNOWN && content > GSG_TSTREAM_MAX_HEADER + r->max_bytes)
+                return rec_err(r, GSG_E_FORMAT, idx, NULL, off,
+                               "expected a record of at most %llu bytes (GSG_MAX_RECORD_BYTES), found a zstd frame declaring %llu",
+                               (unsigned long long)r->max_bytes, content);
             if (content != ZSTD_CONTENTSIZE_UNKNOWN && content >= GSG_TSTREAM_FIXED && content <= FAST_MAX)
                 GSG_TRY(r_frame_all(r, (size_t)content, idx, off));
         } else if (memcmp(m, "GSGT", 4) == 0) {
@@ -634,6 +644,10 @@ gsg_status gsg_tstream_read(struct gsg_tstream_reader *r, struct gsg_record *rec
         if (content != ZSTD_CONTENTSIZE_UNKNOWN && content != hb + data_bytes)
             return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "expected a zstd frame of %llu bytes (header + data), found one of %llu",
                            (unsigned long long)(hb + data_bytes), content);
+        if (data_bytes > r->max_bytes)
+            return rec_err(r, GSG_E_FORMAT, idx, rec->name, off,
+                           "expected a record of at most %llu bytes of data (GSG_MAX_RECORD_BYTES), found %llu",
+                           (unsigned long long)r->max_bytes, (unsigned long long)data_bytes);
         if (data_bytes > SIZE_MAX / 2) return rec_err(r, GSG_E_FORMAT, idx, rec->name, off, "expected a record that fits in memory, found %llu bytes of data", (unsigned long long)data_bytes);
         /* data: grow the buffer as bytes arrive, so a lying header cannot force a huge allocation */
         uint64_t got = 0;
@@ -702,7 +716,7 @@ gsg_status gsg_tstream_record_take(struct gsg_tstream_reader *r, struct gsg_reco
     size_t n = gsg_tensor_nbytes(&rec->t);
     void *p = gsg_aligned_alloc(n ? n : 1);
     if (!p) return gsg_err_set(GSG_E_NOMEM, "out of memory");
-    memcpy(p, rec->t.data, n);
+    if (n) memcpy(p, rec->t.data, n);   /* a zero-size record may have no data pointer */
     rec->t.data = p;
     rec->t.owned = 1;
     return GSG_OK;

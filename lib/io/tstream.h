@@ -68,6 +68,10 @@ gsg_status gsg_tstream_read(struct gsg_tstream_reader *r, struct gsg_record *rec
  * with gsg_aligned_free) and updates rec->t.data to it. */
 gsg_status gsg_tstream_record_take(struct gsg_tstream_reader *r, struct gsg_record *rec);
 const char *gsg_tstream_path(const struct gsg_tstream_reader *r);
+/* The largest record data a reader accepts: GSG_MAX_RECORD_BYTES (core/limits.h, default 1 GiB,
+ * environment variable of that name) unless set here. A larger declared size is an error before
+ * anything is allocated or decompressed. */
+void gsg_tstream_set_max_record(struct gsg_tstream_reader *r, uint64_t bytes);
 uint64_t gsg_tstream_bytes_in(const struct gsg_tstream_reader *r);
 void gsg_tstream_close_read(struct gsg_tstream_reader *r);
 

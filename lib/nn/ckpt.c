@@ -139,6 +139,64 @@ static char *dup_text(const struct gsg_record *rec)
     return s;
 }
 
+int64_t gsg_net_config_param_numel(const struct gsg_net_config *c)
+{
+    /* the parameters gsg_net_create makes for c (formats/checkpoint.md lists them), counted without building the network */
+    int64_t w = c->width, ci = c->in_channels, n = 0, k = c->stem == GSG_STEM_CIFAR ? 3 : 7;
+    n += ci * w * k * k + 2 * w;                               /* conv1, bn1 */
+    static const int depth18[4] = {2, 2, 2, 2}, depth34[4] = {3, 4, 6, 3};
+    const int *depth = c->arch == GSG_ARCH_RESNET18 ? depth18 : depth34;
+    int bottleneck = c->arch == GSG_ARCH_RESNET50;
+    int64_t exp = bottleneck ? 4 : 1, inpl = w;
+    for (int L = 0; L < 4; L++) {
+        int64_t pl = w << L;
+        for (int i = 0; i < depth[L]; i++) {
+            int stride2 = L > 0 && i == 0;
+            if (!bottleneck) n += inpl * pl * 9 + 2 * pl + pl * pl * 9 + 2 * pl;
+            else n += inpl * pl + 2 * pl + pl * pl * 9 + 2 * pl + pl * pl * 4 + 2 * pl * 4;
+            if (stride2 || inpl != pl * exp) n += inpl * pl * exp + 2 * pl * exp;
+            inpl = pl * exp;
+        }
+    }
+    int64_t F = inpl, hid = c->proj_hidden, D = c->proj_dim, ph = c->pred_hidden;
+    n += F * hid + 2 * hid;
+    if (c->proj_layers == 3) n += hid * hid + 2 * hid + hid * D;
+    else n += hid * D;
+    if (ph > 0) n += D * ph + 2 * ph + ph * D + D;
+    return n;
+}
+
+/* gsg.state is key=value lines; step= and epoch=, when there, are non-negative integers. */
+static gsg_status check_state(const char *path, const char *s)
+{
+    int line = 0;
+    while (*s) {
+        line++;
+        const char *nl = strchr(s, '\n'), *end = nl ? nl : s + strlen(s);
+        const char *eq = memchr(s, '=', (size_t)(end - s));
+        if (end == s) { s = nl ? nl + 1 : end; continue; }
+        if (!eq || eq == s)
+            return gsg_err_set(GSG_E_FORMAT, "%s: gsg.state line %d: expected key=value, found '%.*s'", path, line,
+                               (int)(end - s > 60 ? 60 : end - s), s);
+        for (const char *q = s; q < eq; q++)
+            if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_' || *q == '.'))
+                return gsg_err_set(GSG_E_FORMAT, "%s: gsg.state line %d: expected a key of [a-z0-9_.], found '%.*s'", path, line,
+                                   (int)(eq - s > 60 ? 60 : eq - s), s);
+        size_t kl = (size_t)(eq - s);
+        if ((kl == 4 && !strncmp(s, "step", 4)) || (kl == 5 && !strncmp(s, "epoch", 5))) {
+            const char *v = eq + 1;
+            int nd = 0;
+            for (const char *q = v; q < end; q++, nd++)
+                if (*q < '0' || *q > '9') { nd = -1; break; }
+            if (nd < 1 || nd > 18)
+                return gsg_err_set(GSG_E_FORMAT, "%s: gsg.state: %.*s: expected a non-negative integer, found '%.*s'", path, (int)kl, s,
+                                   (int)(end - v > 60 ? 60 : end - v), v);
+        }
+        s = nl ? nl + 1 : end;
+    }
+    return GSG_OK;
+}
+
 static gsg_status load(const char *path, const struct gsg_ckpt *c, char **config, char **state, int text_only)
 {
     if (config) *config = NULL;
@@ -160,8 +218,10 @@ static gsg_status load(const char *path, const struct gsg_ckpt *c, char **config
     char *cfg = NULL, *stt = NULL;
     struct gsg_record rec;
     int hint = 0;
+    uint64_t tensor_bytes = 0;      /* data bytes of every other record: what the file holds for a network */
     while ((st = gsg_tstream_read(r, &rec)) == GSG_OK) {
         const char *nm = rec.name;
+        if (strcmp(nm, "gsg.config") && strcmp(nm, "gsg.state")) tensor_bytes += gsg_tensor_nbytes(&rec.t);
         if (!strcmp(nm, "gsg.config") || !strcmp(nm, "gsg.state")) {
             int64_t any = -1;
             st = gsg_tstream_expect(r, &rec, NULL, GSG_DTYPE_U8, 1, &any);
@@ -209,6 +269,20 @@ static gsg_status load(const char *path, const struct gsg_ckpt *c, char **config
     }
     gsg_tstream_close_read(r);
     free(ws);
+    if (st >= 0 && stt) st = check_state(path, stt);
+    if (st >= 0) {
+        /* the configuration must be one this library builds, and no larger than the tensors the file
+         * holds: a hostile gsg.config never makes a caller allocate a network the file cannot fill */
+        struct gsg_net_config nc;
+        st = gsg_net_config_parse(&nc, cfg);
+        if (st < 0) st = gsg_err_prefix(GSG_E_FORMAT, "%s: gsg.config", path);
+        else {
+            uint64_t need = (uint64_t)gsg_net_config_param_numel(&nc) * sizeof(float);
+            if (tensor_bytes < need)
+                st = gsg_err_set(GSG_E_FORMAT, "%s: gsg.config describes a %s of width %d with %llu bytes of parameters, the file holds %llu bytes of tensors",
+                                 path, gsg_arch_name(nc.arch), nc.width, (unsigned long long)need, (unsigned long long)tensor_bytes);
+        }
+    }
     if (st < 0) { free(cfg); free(stt); return st; }
     if (!stt) stt = calloc(1, 1);
     if (config) *config = cfg; else free(cfg);

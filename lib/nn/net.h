@@ -76,6 +76,8 @@ gsg_status gsg_net_config_parse(struct gsg_net_config *cfg, const char *text);
 const char *gsg_arch_name(enum gsg_arch a);   /* "resnet18" ... */
 const char *gsg_stem_name(enum gsg_stem s);   /* "cifar" / "imagenet" */
 int gsg_net_feature_dim(const struct gsg_net_config *cfg);   /* F */
+/* Trainable scalars of the network cfg describes (gsg_net_param_numel without the arena's padding). */
+int64_t gsg_net_config_param_numel(const struct gsg_net_config *cfg);
 
 /* ---------------- the network ---------------- */
 struct gsg_net;
@@ -213,7 +215,10 @@ gsg_status gsg_ckpt_save(const char *path, const struct gsg_ckpt *c);
  * are skipped; any other unexpected record is an error. *config and *state (when
  * non-NULL) receive malloc'd NUL-terminated copies of gsg.config / gsg.state. */
 gsg_status gsg_ckpt_load(const char *path, const struct gsg_ckpt *c, char **config, char **state);
-/* Read only gsg.config and gsg.state (to create the network before loading). */
+/* Read only gsg.config and gsg.state (to create the network before loading). Both loaders check
+ * that gsg.config parses (gsg_net_config_parse) and asks for no more parameter bytes than the
+ * file's tensor records hold, and that gsg.state is key=value lines with integer step= and epoch=;
+ * GSG_E_FORMAT otherwise, before any network is allocated. */
 gsg_status gsg_ckpt_read_text(const char *path, char **config, char **state);
 
 #endif

@@ -424,11 +424,19 @@ gsg_status gsg_trainer_step(struct gsg_trainer *tr, const struct gsg_train_batch
     }
     st->select_seconds = gsg_now() - ts;
     st->loss_rows = tr->loss_rows;
-    /* test hook: GSG_TEST_NAN_STEP=S poisons the loss of step S (tests of the non-finite path) */
-    const char *hook = getenv("GSG_TEST_NAN_STEP");
-    if (hook && *hook && strtoll(hook, NULL, 10) == tr->step) st->loss = NAN;
-    if (!isfinite(st->loss) || !all_finite(tr->dp[0], N * D) || !all_finite(tr->dp[1], N * D))
+    /* test hook: GSG_TEST_NAN_STEP=S poisons the loss of step S, or with GSG_TEST_NAN_GRAD=V
+     * (0..3) the gradient of view V's encoder call instead (tests of the non-finite path) */
+    const char *hook = getenv("GSG_TEST_NAN_STEP"), *hook_v = getenv("GSG_TEST_NAN_GRAD");
+    if (hook && *hook && strtoll(hook, NULL, 10) == tr->step) {
+        if (hook_v && *hook_v) tr->dp[atoi(hook_v) & 3][0] = NAN;
+        else st->loss = NAN;
+    }
+    if (!isfinite(st->loss))
         return gsg_err_set(GSG_E_NUMERIC, "step %lld (epoch %lld): loss is %g", (long long)tr->step, (long long)epoch, st->loss);
+    for (int v = 0; v < tr->nctx; v++)   /* every gradient the backward pass will read (2-view: B rows scattered in) */
+        if (!all_finite(tr->dp[v], N * D))
+            return gsg_err_set(GSG_E_NUMERIC, "step %lld (epoch %lld): loss %g, but the gradient of view %s is not finite",
+                               (long long)tr->step, (long long)epoch, st->loss, gsg_view_name(v));
     /* collapse monitors on the online network's view-A1 projections and features */
     st->erank_z = st->erank_h = st->std_z = st->cos_views = NAN;
     if (tr->monitor_every > 0 && tr->step % tr->monitor_every == 0) {
@@ -488,8 +496,14 @@ gsg_status gsg_trainer_load(struct gsg_trainer *tr, const char *path)
         st = gsg_err_set(GSG_E_USAGE, "%s: the checkpoint was trained with %s=%s, this run has %s=%s", path, key, va, key, vb);
     else if (!state || !gsg_meta_get(state, "step", sv, sizeof sv))
         st = gsg_err_set(GSG_E_FORMAT, "%s: gsg.state: expected step=, found none", path);
-    else
-        tr->step = strtoll(sv, NULL, 10);
+    else {
+        char *end;
+        long long v = strtoll(sv, &end, 10);
+        if (end == sv || *end || v < 0)
+            st = gsg_err_set(GSG_E_FORMAT, "%s: gsg.state: step: expected a non-negative integer, found '%s'", path, sv);
+        else
+            tr->step = v;
+    }
     free(config);
     free(state);
     return st;

@@ -11,10 +11,12 @@
  *   targets t = sg(z) of the online network (SimSiam) or the target network (BYOL,
  *   BN in train mode); distances, choices and loss from lib/ssl/gsg.h; backward
  *   through every encoder call; SGD momentum with the cosine schedule per epoch.
- * A non-finite loss returns GSG_E_NUMERIC before the backward pass and the update: the
+ * A non-finite loss, or a non-finite loss gradient of any encoder call (all four views under
+ * GSG), returns GSG_E_NUMERIC before the backward pass and the update: the
  * online parameters and optimiser state are untouched (BN running statistics and, for
  * BYOL, the target's EMA step have already happened). The environment variable
- * GSG_TEST_NAN_STEP=S makes step S's loss NaN, for tests of that path.
+ * GSG_TEST_NAN_STEP=S makes step S's loss NaN (with GSG_TEST_NAN_GRAD=V: view V's gradient
+ * instead), for tests of that path.
  */
 #ifndef GSG_SSL_TRAIN_H
 #define GSG_SSL_TRAIN_H

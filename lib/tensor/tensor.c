@@ -46,9 +46,12 @@ const char *gsg_dev_name(enum gsg_dev dev)
 
 int64_t gsg_tensor_numel(const struct gsg_tensor *t)
 {
-    int64_t n = 1;
-    for (int i = 0; i < t->ndim; i++) n *= t->dims[i];
-    return n;
+    /* unsigned and zero-first: a record of shape [2^40, 2^40, 0] has 0 elements, not a signed overflow */
+    uint64_t n = 1;
+    for (int i = 0; i < t->ndim; i++)
+        if (t->dims[i] == 0) return 0;
+    for (int i = 0; i < t->ndim; i++) n *= (uint64_t)t->dims[i];
+    return (int64_t)n;
 }
 
 size_t gsg_tensor_nbytes(const struct gsg_tensor *t)
@@ -61,6 +64,10 @@ int gsg_shape_bytes(int ndim, const int64_t *dims, size_t elem, uint64_t *bytes)
     uint64_t n = elem;
     for (int i = 0; i < ndim; i++) {
         if (dims[i] < 0) return -1;
+        if (dims[i] == 0) n = 0;          /* any zero dim: 0 bytes, whatever the others */
+    }
+    if (n == 0) { *bytes = 0; return 0; }
+    for (int i = 0; i < ndim; i++) {
         uint64_t d = (uint64_t)dims[i];
         if (d != 0 && n > UINT64_MAX / d) return -1;
         n *= d;

@@ -156,10 +156,13 @@ print(n)" > n.txt
     bad databytes "record 1 'y' at byte " "expected data_bytes 24 for shape [2,3] of f32, found 20" 1
 }
 
-@test "bad input: a lying header (2^40 bytes) fails as truncated without a giant allocation" {
+@test "bad input: a lying header (2^40 bytes) is refused by the record limit; under a raised limit it fails as truncated without a giant allocation" {
     # 2 GB of address space is far below 2^40 bytes (ASan builds need more address space than that)
     ldd "$(command -v gsg-tensor)" | grep -q libasan || ulimit -v 2000000
+    bad lying "record 1 'y' at byte " "at most 1073741824 bytes of data (GSG_MAX_RECORD_BYTES), found 1099511627776" 1
+    export GSG_MAX_RECORD_BYTES=2048G
     bad lying "record 1 'y' at byte " "found end of input (truncated)" 1
+    unset GSG_MAX_RECORD_BYTES
 }
 
 @test "bad input: truncation inside a record" {

@@ -124,7 +124,7 @@ PYEOF
 
 @test "gsg-augment: CIFAR-10 batches: labels by index, 3-channel 32x32 views, last partial batch dropped" {
     make_cifar "$T/data_batch_1.bin" 40
-    run -0 gsg-augment --data "$T" --batch 16 --views 2 -o "$T/c.gsgt"
+    run -0 gsg-augment --data "$T/data_batch_1.bin" --batch 16 --views 2 -o "$T/c.gsgt"   # a folder needs all five batches
     /usr/bin/python3 - <<'PYEOF'
 import gsgt, os, numpy as np
 T = os.environ['BATS_TEST_TMPDIR']
@@ -261,7 +261,8 @@ open(sys.argv[1], 'wb').write(struct.pack('>IIII', 0x803, 5, 28, 28) + bytes(3 *
     [[ "$stderr" == *"$T/jpg/coat/9.jpg"*"--skip-bad"* ]]
     [ ! -e "$T/o.gsgt" ]
     run -0 --separate-stderr gsg-augment --data "$T/jpg" --size 16 --batch 2 --skip-bad -o "$T/o.gsgt"
-    [[ "$stderr" == "gsg-augment: skipped 1 unreadable file at open" ]]
+    [[ "${stderr_lines[0]}" == "gsg-augment: skipped: $T/jpg/coat/9.jpg: "* ]]   # --skip-bad names each file
+    [[ "${stderr_lines[1]}" == "gsg-augment: skipped 1 unreadable file at open" ]]
     [ -s "$T/o.gsgt" ]
     # a JPEG whose header reads but whose data is cut short fails when it is decoded
     rm "$T/jpg/coat/9.jpg" "$T/o.gsgt"
@@ -271,7 +272,8 @@ open(sys.argv[1], 'wb').write(struct.pack('>IIII', 0x803, 5, 28, 28) + bytes(3 *
     [[ "$stderr" == *"$T/jpg/coat/8.jpg: corrupt JPEG"* ]]
     [ ! -e "$T/o.gsgt" ]
     run -0 --separate-stderr gsg-augment --data "$T/jpg" --size 16 --batch 13 --plain --skip-bad -o "$T/o.gsgt"
-    [[ "$stderr" == "gsg-augment: 1 view batch entry zeroed for images that failed to decode (first: $T/jpg/coat/8.jpg: corrupt JPEG"* ]]
+    [[ "${stderr_lines[0]}" == "gsg-augment: skipped: $T/jpg/coat/8.jpg: corrupt JPEG"* ]]   # named as it is skipped
+    [[ "${stderr_lines[1]}" == "gsg-augment: 1 view batch entry zeroed for images that failed to decode (first: $T/jpg/coat/8.jpg: corrupt JPEG"* ]]
     /usr/bin/python3 -c "
 import gsgt, sys, numpy as np
 r = gsgt.read(sys.argv[1]); img = r[0][2]; lab = r[2][2]

@@ -138,12 +138,15 @@ TEST(cifar10_and_100)
     mkdir(P("c10"), 0755);
     cifar_file(P("c10/data_batch_1.bin"), 10, 3, 0);
     cifar_file(P("c10/data_batch_2.bin"), 10, 2, 5);
+    cifar_file(P("c10/data_batch_3.bin"), 10, 1, 1);   /* the train split needs all five batches */
+    cifar_file(P("c10/data_batch_4.bin"), 10, 1, 2);
+    cifar_file(P("c10/data_batch_5.bin"), 10, 1, 3);
     cifar_file(P("c10/test_batch.bin"), 10, 4, 7);
     struct gsg_dataset ds;
     CHECK_OK(open_ds(&ds, P("c10"), GSG_DATA_AUTO, 0, 0));
     CHECK_EQ_I64(ds.format, GSG_DATA_CIFAR10);
-    CHECK_EQ_I64(ds.n, 5); CHECK_EQ_I64(ds.c, 3); CHECK_EQ_I64(ds.h, 32);
-    CHECK(ds.labels[2] == 2 && ds.labels[3] == 5 && ds.labels[4] == 6);
+    CHECK_EQ_I64(ds.n, 8); CHECK_EQ_I64(ds.c, 3); CHECK_EQ_I64(ds.h, 32);
+    CHECK(ds.labels[2] == 2 && ds.labels[3] == 5 && ds.labels[4] == 6 && ds.labels[5] == 1 && ds.labels[7] == 3);
     CHECK_EQ_I64(ds.images[3 * 3072 + 2 * 1024 + 5], 160);   /* image 3 = batch 2 image 0, blue plane */
     CHECK_EQ_I64(ds.images[1 * 3072 + 1024], 81);
     gsg_dataset_free(&ds);

@@ -349,6 +349,47 @@ TEST(byol_ema_in_the_step)
     gsg_trainer_destroy(tr);
 }
 
+/* The non-finite guard reads the gradient of every encoder call: a NaN in view B1's or B2's
+ * path (GSG_TEST_NAN_GRAD) stops the step like a NaN loss, parameters and step count untouched. */
+TEST(nonfinite_guard_all_views)
+{
+    struct gsg_train_config c;
+    CHECK_OK(gsg_train_config_recipe(&c, "fmnist"));
+    c.gsg = 1;
+    c.batch = 4; c.image_h = c.image_w = 12; c.steps_per_epoch = 10; c.epochs = 1; c.lr = 0.5;
+    c.net.width = 8; c.net.proj_dim = c.net.proj_hidden = 16; c.net.pred_hidden = 4;
+    struct gsg_trainer *tr = NULL;
+    CHECK_OK(gsg_trainer_create(&tr, &c, GSG_DEV_CPU));
+    if (!tr) return;
+    static uint8_t views[4 * 4 * 1 * 12 * 12];
+    struct gsg_rng r;
+    gsg_rng_init(&r, 5, gsg_rng_stream(GSG_RNG_TEST, 5, 0, 0));
+    for (size_t i = 0; i < sizeof views; i++) views[i] = (uint8_t)gsg_rng_below(&r, 256);
+    struct gsg_train_batch b = {views, 4, 4, 1, 12, 12, {0.5f}, {0.25f}};
+    struct gsg_train_stats st;
+    int64_t np;
+    float *w = gsg_net_param_data(gsg_trainer_net(tr), &np);
+    float *w0 = malloc((size_t)np * sizeof(float));
+    CHECK_OK(gsg_trainer_step(tr, &b, &st));   /* step 0 is clean */
+    setenv("GSG_TEST_NAN_STEP", "1", 1);
+    for (int v = 3; v >= 0; v--) {
+        char vs[2] = {(char)('0' + v), 0};
+        setenv("GSG_TEST_NAN_GRAD", vs, 1);
+        memcpy(w0, w, (size_t)np * sizeof(float));
+        gsg_status s = gsg_trainer_step(tr, &b, &st);
+        CHECK_MSG(s == GSG_E_NUMERIC, "view %d: status %d (%s)", v, (int)s, s < 0 ? gsg_err_msg() : "ok");
+        if (s == GSG_E_NUMERIC) CHECK_MSG(strstr(gsg_err_msg(), gsg_view_name(v)) != NULL, "message '%s'", gsg_err_msg());
+        CHECK_EQ_I64(gsg_trainer_step_index(tr), 1);
+        CHECK_MSG(memcmp(w, w0, (size_t)np * sizeof(float)) == 0, "view %d: parameters changed", v);
+        if (s >= 0) break;   /* the step went through: the index moved, later views would not test step 1 */
+    }
+    unsetenv("GSG_TEST_NAN_GRAD");
+    unsetenv("GSG_TEST_NAN_STEP");
+    CHECK_OK(gsg_trainer_step(tr, &b, &st));   /* and the run goes on */
+    free(w0);
+    gsg_trainer_destroy(tr);
+}
+
 int main(void)
 {
     RUN(hand_2x2_euclidean);
@@ -362,5 +403,6 @@ int main(void)
     RUN(ema_hand);
     RUN(monitors_constructed_collapse);
     RUN(byol_ema_in_the_step);
+    RUN(nonfinite_guard_all_views);
     return check_summary();
 }

@@ -178,11 +178,16 @@ TEST(data_bytes_disagrees_with_shape)
 
 TEST(lying_header_bounded_allocation)
 {
-    /* raw: claims 2^40 bytes; the reader must fail with 'truncated' after the 10 bytes that exist */
+    /* raw: claims 2^29 bytes (under GSG_MAX_RECORD_BYTES); the reader must fail with 'truncated'
+     * after the 10 bytes that exist */
+    uint64_t d29[1] = {1ull << 29};
+    write_file(buf, raw_record(buf, 1, 5, 1, 0, 64, "lie", NULL, 0, 1ull << 29, d29, "0123456789", 10));
+    EXPECT_ERR(GSG_E_TRUNCATED, 0, "record 0 'lie' at byte 0:", "found end of input (truncated)");
+    /* raw: claims 2^40 bytes, above the record limit: refused before anything is read */
     uint64_t dims[1] = {1ull << 40};
     size_t n = raw_record(buf, 1, 5, 1, 0, 64, "lie", NULL, 0, 1ull << 40, dims, "0123456789", 10);
     write_file(buf, n);
-    EXPECT_ERR(GSG_E_TRUNCATED, 0, "record 0 'lie' at byte 0:", "found end of input (truncated)");
+    EXPECT_ERR(GSG_E_FORMAT, 0, "record 0 'lie' at byte 0:", "at most 1073741824 bytes of data (GSG_MAX_RECORD_BYTES), found 1099511627776");
     /* compressed: the frame's content size disagrees with the header */
     size_t k = compress_frame(buf2, sizeof buf2, buf, n);
     write_file(buf2, k);
