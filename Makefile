@@ -69,7 +69,7 @@ ifeq ($(USE_CUDA),1)
 NVCC_VER  := $(shell $(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
 $(info ✓ nvcc $(NVCC_VER) → CUDA backend on ($(firstword $(CUDA_LINK))))
 CFLAGS  += -DGSG_HAVE_CUDA=1
-LDLIBS  += $(CUDA_LINK) -lstdc++
+LDLIBS  += $(CUDA_LINK) -lstdc++ -ldl
 CU_SRC  := $(wildcard lib/cuda/*.cu)
 else
 ifneq ($(CUDA_CHECK),1)
@@ -77,7 +77,11 @@ $(info ✗ nvcc not found or CUDA=0 → CUDA backend off (--device cuda fails wi
 endif
 CU_SRC  :=
 endif
-NVFLAGS := -O3 -std=c++17 $(CUDA_ARCH) -Ilib -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-fPIC
+# cuBLAS and cuDNN are loaded at run time (dlopen, lib/cuda/runtime.cu); the toolkit's library folder is the
+# default place to look (GSG_CUDA_LIBDIR overrides), so tools start fast and need them only for --device cuda.
+CUDA_LIBDIR ?= $(if $(NVCC),$(realpath $(dir $(realpath $(NVCC)))../lib64))
+NVFLAGS := -O3 -std=c++17 $(CUDA_ARCH) -Ilib -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-fPIC \
+           -DGSG_CUDA_LIBDIR_DEFAULT='"$(CUDA_LIBDIR)"'
 CU_CHECK_OBJ := $(if $(CUDA_CHECK),$(patsubst %.cu,$(BUILD)/check/%.cu.o,$(wildcard lib/cuda/*.cu)))
 
 LIB_C   := $(filter-out lib/cuda/stubs.c,$(wildcard lib/*/*.c))
@@ -122,7 +126,9 @@ $(BUILD)/check/%.cu.o: %.cu $(HDRS)
 	@echo "  NVCC  $< (compile check)"
 	@$(NVCC) $(NVFLAGS) -c $< -o $@
 
-cuda-check: $(CU_CHECK_OBJ)
+# Every .cu compiles wherever nvcc exists: with the backend on they are part of libgsg (built by `all`,
+# hence by `make test`), otherwise compile-only objects.
+cuda-check: $(CU_CHECK_OBJ) $(CU_SRC:%.cu=$(BUILD)/obj/%.cu.o)
 
 $(LIBGSG): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -6,11 +6,14 @@
 #include <cuda_runtime.h>
 #include <math.h>
 #include "gsg_cuda.h"
+#include "cuda_internal.h"
 
-// The process stream. The runtime of this branch works on the legacy default stream (runtime.cu's
-// copies are synchronous cudaMemcpy); when the per-process context with its own stream lands, this
-// is the one line that changes.
-static cudaStream_t engine_stream(void) { return 0; }
+// The process stream: the context's (runtime.cu), created by the first CUDA call.
+static cudaStream_t engine_stream(void)
+{
+    struct gsg_cuda_ctx *c = NULL;
+    return gsg_cuda_ctx_get(&c) == GSG_OK ? c->stream : 0;
+}
 
 #define ENGINE_CHECK(what) do { cudaError_t e_ = cudaGetLastError(); if (e_ != cudaSuccess) { \
     int d_ = -1; cudaGetDevice(&d_); \

@@ -1,16 +1,106 @@
-// runtime.cu: device selection, memory and copies for the CUDA backend.
-#include <cuda_runtime.h>
-#include "gsg_cuda.h"
+// runtime.cu: the per-process CUDA context (device, one stream, one cuBLAS and one cuDNN handle,
+// the shared workspace), memory and copies, the error reporting of every .cu file.
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cuda_internal.h"
 
-#define GSG_CUDA_CHECK(stmt) do { cudaError_t e_ = (stmt); if (e_ != cudaSuccess) { \
-    int d_ = -1; cudaGetDevice(&d_); \
-    return gsg_err_set(GSG_E_CUDA, "CUDA error '%s' in %s on device %d (%s:%d)", \
-                       cudaGetErrorString(e_), #stmt, d_, __FILE__, __LINE__); } } while (0)
+#ifndef GSG_CUDA_LIBDIR_DEFAULT
+#define GSG_CUDA_LIBDIR_DEFAULT "/usr/local/cuda/lib64"
+#endif
+
+struct gsg_cuda_ctx gsg_cu;
+
+gsg_status gsg_cuda_fail(cudaError_t e, const char *call, const char *file, int line)
+{
+    int d = -1;
+    cudaGetDevice(&d);
+    return gsg_err_set(GSG_E_CUDA, "CUDA error '%s' in %s on device %d (%s:%d)", cudaGetErrorString(e), call, d,
+                       file, line);
+}
+
+gsg_status gsg_cublas_fail(cublasStatus_t e, const char *call, const char *file, int line)
+{
+    const char *s = gsg_cu.fn.cublasGetStatusString ? gsg_cu.fn.cublasGetStatusString(e) : "?";
+    return gsg_err_set(GSG_E_CUDA, "cuBLAS error %d '%s' in %s (%s:%d)", (int)e, s, call, file, line);
+}
+
+gsg_status gsg_cudnn_fail(cudnnStatus_t e, const char *call, const char *file, int line)
+{
+    const char *s = gsg_cu.fn.cudnnGetErrorString ? gsg_cu.fn.cudnnGetErrorString(e) : "?";
+    return gsg_err_set(GSG_E_CUDA, "cuDNN error %d '%s' in %s (%s:%d)", (int)e, s, call, file, line);
+}
 
 extern "C" int gsg_cuda_built(void) { return 1; }
 
+// dlopen name from GSG_CUDA_LIBDIR's directories, the build's toolkit directory, then the loader path.
+static void *open_lib(const char *const *names, char *why, size_t cap)
+{
+    char path[4096];
+    const char *env = getenv("GSG_CUDA_LIBDIR");
+    char dirs[4096];
+    snprintf(dirs, sizeof dirs, "%s%s%s", env ? env : "", env && *env ? ":" : "", GSG_CUDA_LIBDIR_DEFAULT);
+    for (const char *const *n = names; *n; n++) {
+        char *save = NULL, buf[4096];
+        snprintf(buf, sizeof buf, "%s", dirs);
+        for (char *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+            snprintf(path, sizeof path, "%.3000s/%.200s", d, *n);
+            void *h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+            if (h) return h;
+        }
+        void *h = dlopen(*n, RTLD_NOW | RTLD_GLOBAL);
+        if (h) return h;
+    }
+    snprintf(why, cap, "%s", dlerror() ? dlerror() : "not found");
+    return NULL;
+}
+
+static gsg_status load_libs(struct gsg_cuda_libs *fn)
+{
+    static const char *const blas_names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so", NULL};
+    static const char *const dnn_names[] = {"libcudnn.so.9", "libcudnn.so", NULL};
+    char why[512] = "";
+    void *hb = open_lib(blas_names, why, sizeof why);
+    if (!hb)
+        return gsg_err_set(GSG_E_NO_CUDA, "cannot load cuBLAS (libcublas.so.13 or .12; set GSG_CUDA_LIBDIR): %s", why);
+    void *hd = open_lib(dnn_names, why, sizeof why);
+    if (!hd) return gsg_err_set(GSG_E_NO_CUDA, "cannot load cuDNN (libcudnn.so.9; set GSG_CUDA_LIBDIR): %s", why);
+#define GSG_X(f) \
+    fn->f = (decltype(fn->f))dlsym(hb, #f); \
+    if (!fn->f) return gsg_err_set(GSG_E_NO_CUDA, "cuBLAS has no symbol %s", #f);
+    GSG_CUBLAS_FNS(GSG_X)
+#undef GSG_X
+#define GSG_X(f) \
+    fn->f = (decltype(fn->f))dlsym(hd, #f); \
+    if (!fn->f) return gsg_err_set(GSG_E_NO_CUDA, "cuDNN has no symbol %s", #f);
+    GSG_CUDNN_FNS(GSG_X)
+#undef GSG_X
+    fn->cublasGemmEx = (gsg_cublasGemmEx_t)dlsym(hb, "cublasGemmEx");
+    if (!fn->cublasGemmEx) return gsg_err_set(GSG_E_NO_CUDA, "cuBLAS has no symbol cublasGemmEx");
+    return GSG_OK;
+}
+
+extern "C" gsg_status gsg_cuda_libs_probe(size_t *cudnn_version)
+{
+    static struct gsg_cuda_libs fn;
+    static int loaded = 0;
+    if (!loaded) {
+        GSG_TRY(load_libs(&fn));
+        loaded = 1;
+    }
+    if (cudnn_version) *cudnn_version = fn.cudnnGetVersion();
+    return GSG_OK;
+}
+
 extern "C" gsg_status gsg_cuda_init(int device)
 {
+    if (gsg_cu.ready) {
+        if (device != gsg_cu.device)
+            return gsg_err_set(GSG_E_USAGE, "CUDA device %d requested, but this process already uses device %d",
+                               device, gsg_cu.device);
+        return GSG_OK;
+    }
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess || n == 0)
@@ -18,34 +108,177 @@ extern "C" gsg_status gsg_cuda_init(int device)
                            e != cudaSuccess ? cudaGetErrorString(e) : "device count is 0");
     if (device < 0 || device >= n)
         return gsg_err_set(GSG_E_USAGE, "CUDA device %d out of range 0..%d", device, n - 1);
-    GSG_CUDA_CHECK(cudaSetDevice(device));
+    struct gsg_cuda_ctx c;
+    memset(&c, 0, sizeof c);
+    c.device = device;
+    GSG_CU(cudaSetDevice(device));
+    GSG_TRY(load_libs(&c.fn));
+    gsg_cu.fn = c.fn;   // error strings of the library calls below
+    cudaDeviceProp prop;
+    GSG_CU(cudaGetDeviceProperties(&prop, device));
+    c.sm_count = prop.multiProcessorCount;
+    // A blocking stream: it orders with the legacy default stream, so nothing outside (a library or
+    // a test using cudaMemcpy) can race our kernels; graph capture uses the thread-local mode.
+    GSG_CU(cudaStreamCreate(&c.stream));
+    GSG_CUBLAS(c.fn.cublasCreate_v2(&c.blas));
+    GSG_CUBLAS(c.fn.cublasSetStream_v2(c.blas, c.stream));
+    GSG_CUBLAS(c.fn.cublasSetMathMode(c.blas, CUBLAS_DEFAULT_MATH));   // no TF32 unless asked per call
+    GSG_CUDNN(c.fn.cudnnCreate(&c.dnn));
+    GSG_CUDNN(c.fn.cudnnSetStream(c.dnn, c.stream));
+    const size_t blas_ws = (size_t)32 << 20;
+    GSG_CU(cudaMalloc(&c.blas_ws, blas_ws));
+    GSG_CUBLAS(c.fn.cublasSetWorkspace_v2(c.blas, c.blas_ws, blas_ws));
+    int bv = 0;
+    c.fn.cublasGetVersion_v2(c.blas, &bv);
+    size_t dv = c.fn.cudnnGetVersion();
+    snprintf(c.describe, sizeof c.describe, "%s (sm_%d%d, %d SMs, %.0f GiB), cuDNN %zu.%zu.%zu, cuBLAS %d.%d.%d",
+             prop.name, prop.major, prop.minor, prop.multiProcessorCount, (double)prop.totalGlobalMem / 1073741824.0,
+             dv / 10000, dv / 100 % 100, dv % 100, bv / 10000, bv / 100 % 100, bv % 100);
+    c.ready = 1;
+    gsg_cu = c;
+    return GSG_OK;
+}
+
+extern "C" gsg_status gsg_cuda_ctx_get(struct gsg_cuda_ctx **ctx)
+{
+    if (!gsg_cu.ready) {
+        const char *d = getenv("GSG_CUDA_DEVICE");
+        GSG_TRY(gsg_cuda_init(d && *d ? atoi(d) : 0));
+    }
+    *ctx = &gsg_cu;
+    return GSG_OK;
+}
+
+static gsg_status grow(void **p, size_t *have, size_t bytes)
+{
+    if (bytes <= *have) return GSG_OK;
+    size_t want = bytes + bytes / 4;   // headroom: the next layer is often a bit larger
+    want = (want + 255) & ~(size_t)255;
+    cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+    GSG_CU(cudaStreamIsCapturing(gsg_cu.stream, &cs));
+    if (cs != cudaStreamCaptureStatusNone)
+        return gsg_err_set(GSG_E_CUDA, "a CUDA buffer must grow to %zu bytes during graph capture: run the step "
+                           "eagerly once first", bytes);
+    if (*p) {
+        GSG_CU(cudaStreamSynchronize(gsg_cu.stream));
+        GSG_CU(cudaFree(*p));
+        *p = NULL;
+        *have = 0;
+    }
+    GSG_CU(cudaMalloc(p, want));
+    *have = want;
+    return GSG_OK;
+}
+
+gsg_status gsg_cuda_workspace(size_t bytes, void **p)
+{
+    GSG_TRY(grow(&gsg_cu.workspace, &gsg_cu.workspace_bytes, bytes));
+    *p = gsg_cu.workspace;
+    return GSG_OK;
+}
+
+gsg_status gsg_cuda_scratch(size_t bytes, void **p)
+{
+    GSG_TRY(grow(&gsg_cu.scratch, &gsg_cu.scratch_bytes, bytes < 4096 ? 4096 : bytes));
+    *p = gsg_cu.scratch;
     return GSG_OK;
 }
 
 extern "C" gsg_status gsg_cuda_malloc(void **p, size_t bytes)
 {
-    GSG_CUDA_CHECK(cudaMalloc(p, bytes ? bytes : 64));
+    *p = NULL;
+    GSG_CTX(c);
+    (void)c;
+    GSG_CU(cudaMalloc(p, bytes ? bytes : 64));
     return GSG_OK;
 }
 
-extern "C" void gsg_cuda_free(void *p) { cudaFree(p); }
+extern "C" void gsg_cuda_free(void *p)
+{
+    if (p) cudaFree(p);
+}
 
 extern "C" gsg_status gsg_cuda_memset0(void *p, size_t bytes)
 {
-    GSG_CUDA_CHECK(cudaMemset(p, 0, bytes));
+    GSG_CTX(c);
+    GSG_CU(cudaMemsetAsync(p, 0, bytes, c->stream));
     return GSG_OK;
 }
 
+// Copies are ordered on the stream; a copy to host memory waits for it (the host reads next).
 extern "C" gsg_status gsg_cuda_memcpy(void *dst, int dst_dev, const void *src, int src_dev, size_t bytes)
 {
-    cudaMemcpyKind k = dst_dev ? (src_dev ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
-                               : (src_dev ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
-    GSG_CUDA_CHECK(cudaMemcpy(dst, src, bytes, k));
+    if (!bytes) return GSG_OK;
+    if (!dst_dev && !src_dev) { memcpy(dst, src, bytes); return GSG_OK; }
+    GSG_CTX(c);
+    cudaMemcpyKind k = dst_dev ? (src_dev ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice) : cudaMemcpyDeviceToHost;
+    GSG_CU(cudaMemcpyAsync(dst, src, bytes, k, c->stream));
+    if (!dst_dev || k == cudaMemcpyHostToDevice) GSG_CU(cudaStreamSynchronize(c->stream));
     return GSG_OK;
 }
 
 extern "C" gsg_status gsg_cuda_sync(void)
 {
-    GSG_CUDA_CHECK(cudaDeviceSynchronize());
+    GSG_CTX(c);
+    GSG_CU(cudaStreamSynchronize(c->stream));
+    GSG_CU(cudaGetLastError());
+    return GSG_OK;
+}
+
+extern "C" gsg_status gsg_cuda_check(const char *where)
+{
+    GSG_CTX(c);
+    cudaError_t e = cudaStreamSynchronize(c->stream);
+    if (e == cudaSuccess) e = cudaGetLastError();
+    if (e != cudaSuccess)
+        return gsg_err_set(GSG_E_CUDA, "%s: CUDA error '%s' (asynchronous, raised by a kernel of this step)",
+                           where ? where : "step", cudaGetErrorString(e));
+    return GSG_OK;
+}
+
+extern "C" const char *gsg_cuda_describe(void) { return gsg_cu.ready ? gsg_cu.describe : ""; }
+
+extern "C" void gsg_cuda_shutdown(void)
+{
+    if (!gsg_cu.ready) return;
+    cudaStreamSynchronize(gsg_cu.stream);
+    if (gsg_cu.workspace) cudaFree(gsg_cu.workspace);
+    if (gsg_cu.scratch) cudaFree(gsg_cu.scratch);
+    if (gsg_cu.blas_ws) cudaFree(gsg_cu.blas_ws);
+    gsg_cu.fn.cudnnDestroy(gsg_cu.dnn);
+    gsg_cu.fn.cublasDestroy_v2(gsg_cu.blas);
+    cudaStreamDestroy(gsg_cu.stream);
+    struct gsg_cuda_libs fn = gsg_cu.fn;
+    memset(&gsg_cu, 0, sizeof gsg_cu);
+    gsg_cu.fn = fn;   // error strings stay available
+}
+
+// ---- bf16 conversions ----
+__global__ void k_f32_to_bf16(__nv_bfloat16 *y, const float *x, int64_t n)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        y[i] = __float2bfloat16_rn(x[i]);
+}
+__global__ void k_bf16_to_f32(float *y, const __nv_bfloat16 *x, int64_t n)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        y[i] = __bfloat162float(x[i]);
+}
+
+extern "C" gsg_status gsg_cuda_f32_to_bf16(uint16_t *y, const float *x, int64_t n)
+{
+    if (n <= 0) return GSG_OK;
+    GSG_CTX(c);
+    k_f32_to_bf16<<<gsg_grid(n, 256, 4), 256, 0, c->stream>>>((__nv_bfloat16 *)y, x, n);
+    GSG_LAUNCHED("k_f32_to_bf16");
+    return GSG_OK;
+}
+
+extern "C" gsg_status gsg_cuda_bf16_to_f32(float *y, const uint16_t *x, int64_t n)
+{
+    if (n <= 0) return GSG_OK;
+    GSG_CTX(c);
+    k_bf16_to_f32<<<gsg_grid(n, 256, 4), 256, 0, c->stream>>>(y, (const __nv_bfloat16 *)x, n);
+    GSG_LAUNCHED("k_bf16_to_f32");
     return GSG_OK;
 }

@@ -2,6 +2,7 @@
 #include "ops/ops.h"
 #include "ops/ops_extra.h"
 #include "cpu/cpu_ops.h"
+#include "cuda/gsg_cuda.h"
 #include <math.h>
 
 #define F32 GSG_DTYPE_F32
@@ -58,7 +59,9 @@ static gsg_status fwd(const char *op, int relu, struct gsg_tensor *y, struct gsg
         return (relu ? gsg_cpu_batchnorm_relu_fwd : gsg_cpu_batchnorm_fwd)(
             fp(y), fp(save_mean), fp(save_invstd), fp(x), fp(gamma), fp(beta), fp(running_mean), fp(running_var), M,
             C, training, momentum, eps);
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "%s: no CUDA kernel yet", op);
+    case GSG_DEV_CUDA:
+        return gsg_cuda_batchnorm_fwd(fp(y), fp(save_mean), fp(save_invstd), fp(x), fp(gamma), fp(beta),
+                                      fp(running_mean), fp(running_var), M, C, training, momentum, eps, relu);
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "%s: unknown device", op);
 }
@@ -104,7 +107,9 @@ static gsg_status bwd(const char *op, struct gsg_tensor *dx, struct gsg_tensor *
     case GSG_DEV_CPU:
         return gsg_cpu_batchnorm_bwd(fp(dx), fp(dgamma), fp(dbeta), fp(dy), fp(y), fp(x), fp(gamma), fp(save_mean),
                                      fp(save_invstd), M, C);
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "%s: no CUDA kernel yet", op);
+    case GSG_DEV_CUDA:
+        return gsg_cuda_batchnorm_bwd(fp(dx), fp(dgamma), fp(dbeta), fp(dy), fp(y), fp(x), fp(gamma), fp(save_mean),
+                                      fp(save_invstd), M, C);
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "%s: unknown device", op);
 }

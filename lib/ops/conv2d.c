@@ -4,6 +4,7 @@
  * lib/cpu/conv2d.c. */
 #include "ops/ops.h"
 #include "cpu/conv2d.h"
+#include "cuda/gsg_cuda.h"
 #include <string.h>
 
 struct gsg_conv2d {
@@ -11,6 +12,7 @@ struct gsg_conv2d {
     int64_t Ho, Wo;
     enum gsg_dev dev;
     struct gsg_cpu_conv2d *cpu;   /* GSG_DEV_CPU */
+    struct gsg_cuda_conv2d *cuda; /* GSG_DEV_CUDA: cuDNN plan (lib/cuda/conv2d.cu) */
 };
 
 static gsg_status check_desc(const struct gsg_conv2d_desc *d)
@@ -49,7 +51,7 @@ gsg_status gsg_conv2d_create(struct gsg_conv2d **plan, enum gsg_dev dev, const s
     gsg_status st = GSG_OK;
     switch (dev) {
     case GSG_DEV_CPU: st = gsg_cpu_conv2d_create(&p->cpu, d); break;
-    case GSG_DEV_CUDA: st = gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: no CUDA kernel yet"); break;
+    case GSG_DEV_CUDA: st = gsg_cuda_conv2d_create(&p->cuda, d); break;
     }
     if (st < 0) { free(p); return st; }
     *plan = p;
@@ -61,7 +63,7 @@ void gsg_conv2d_destroy(struct gsg_conv2d *plan)
     if (!plan) return;
     switch (plan->dev) {
     case GSG_DEV_CPU: gsg_cpu_conv2d_destroy(plan->cpu); break;
-    case GSG_DEV_CUDA: break;
+    case GSG_DEV_CUDA: gsg_cuda_conv2d_destroy(plan->cuda); break;
     }
     free(plan);
 }
@@ -81,7 +83,7 @@ size_t gsg_conv2d_workspace_bytes(const struct gsg_conv2d *plan)
     if (!plan) return 0;
     switch (plan->dev) {
     case GSG_DEV_CPU: return gsg_cpu_conv2d_workspace_bytes(plan->cpu);
-    case GSG_DEV_CUDA: break;
+    case GSG_DEV_CUDA: return gsg_cuda_conv2d_workspace_bytes(plan->cuda);
     }
     return 0;
 }
@@ -118,9 +120,9 @@ gsg_status gsg_conv2d_fwd(struct gsg_conv2d *p, struct gsg_tensor *y, const stru
     GSG_TRY(CHECK_W(w, "w"));
     switch (p->dev) {
     case GSG_DEV_CPU: return gsg_cpu_conv2d_fwd(p->cpu, y->data, x->data, w->data);
-    case GSG_DEV_CUDA: break;
+    case GSG_DEV_CUDA: return gsg_cuda_conv2d_fwd(p->cuda, y->data, x->data, w->data);
     }
-    return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: no CUDA kernel yet");
+    return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: unknown device");
 }
 
 gsg_status gsg_conv2d_bwd(struct gsg_conv2d *p, struct gsg_tensor *dx, struct gsg_tensor *dw,
@@ -137,7 +139,7 @@ gsg_status gsg_conv2d_bwd(struct gsg_conv2d *p, struct gsg_tensor *dx, struct gs
     const float *xp = x ? x->data : NULL, *wp = w ? w->data : NULL;
     switch (p->dev) {
     case GSG_DEV_CPU: return gsg_cpu_conv2d_bwd(p->cpu, dxp, dwp, dy->data, xp, wp);
-    case GSG_DEV_CUDA: break;
+    case GSG_DEV_CUDA: return gsg_cuda_conv2d_bwd(p->cuda, dxp, dwp, dy->data, xp, wp);
     }
-    return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: no CUDA kernel yet");
+    return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: unknown device");
 }

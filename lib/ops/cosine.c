@@ -2,6 +2,7 @@
 #include "ops/ops.h"
 #include "ops/ops_extra.h"
 #include "cpu/cpu_ops.h"
+#include "cuda/gsg_cuda.h"
 
 #define F32 GSG_DTYPE_F32
 #define COS_EPS 1e-8f
@@ -22,7 +23,7 @@ gsg_status gsg_cosine_fwd(struct gsg_tensor *out, const struct gsg_tensor *a, co
     if (a->dims[0] == 0) return GSG_OK;
     switch (a->dev) {
     case GSG_DEV_CPU: gsg_cpu_cosine_fwd(out->data, a->data, b->data, a->dims[0], a->dims[1], COS_EPS); return GSG_OK;
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "cosine: no CUDA kernel yet");
+    case GSG_DEV_CUDA: return gsg_cuda_cosine_fwd(out->data, a->data, b->data, a->dims[0], a->dims[1], COS_EPS);
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "cosine: unknown device");
 }
@@ -41,7 +42,9 @@ gsg_status gsg_cosine_bwd(struct gsg_tensor *da, struct gsg_tensor *db, const st
         gsg_cpu_cosine_bwd(da ? da->data : NULL, db ? db->data : NULL, dout->data, a->data, b->data, a->dims[0],
                            a->dims[1], COS_EPS);
         return GSG_OK;
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "cosine: no CUDA kernel yet");
+    case GSG_DEV_CUDA:
+        return gsg_cuda_cosine_bwd(da ? da->data : NULL, db ? db->data : NULL, dout->data, a->data, b->data, a->dims[0],
+                                   a->dims[1], COS_EPS);
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "cosine: unknown device");
 }
@@ -53,7 +56,7 @@ gsg_status gsg_l2norm_fwd(struct gsg_tensor *y, const struct gsg_tensor *x)
     if (x->dims[0] == 0) return GSG_OK;
     switch (x->dev) {
     case GSG_DEV_CPU: gsg_cpu_l2norm_fwd(y->data, x->data, x->dims[0], x->dims[1], L2_EPS); return GSG_OK;
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "l2norm: no CUDA kernel yet");
+    case GSG_DEV_CUDA: return gsg_cuda_l2norm_fwd(y->data, x->data, x->dims[0], x->dims[1], L2_EPS);
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "l2norm: unknown device");
 }
@@ -66,7 +69,7 @@ gsg_status gsg_l2norm_bwd(struct gsg_tensor *dx, const struct gsg_tensor *dy, co
     if (x->dims[0] == 0) return GSG_OK;
     switch (x->dev) {
     case GSG_DEV_CPU: gsg_cpu_l2norm_bwd(dx->data, dy->data, x->data, x->dims[0], x->dims[1], L2_EPS); return GSG_OK;
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "l2norm: no CUDA kernel yet");
+    case GSG_DEV_CUDA: return gsg_cuda_l2norm_bwd(dx->data, dy->data, x->data, x->dims[0], x->dims[1], L2_EPS);
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "l2norm: unknown device");
 }

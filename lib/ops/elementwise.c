@@ -67,7 +67,7 @@ gsg_status gsg_add(struct gsg_tensor *y, const struct gsg_tensor *a, const struc
     GSG_TRY(gsg_ops_check_like("add", "b", b, "y", y));
     switch (y->dev) {
     case GSG_DEV_CPU: gsg_cpu_add(y->data, a->data, b->data, gsg_tensor_numel(y)); return GSG_OK;
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "add: no CUDA kernel yet");
+    case GSG_DEV_CUDA: return gsg_cuda_add(y->data, a->data, b->data, gsg_tensor_numel(y));
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "add: unknown device");
 }
@@ -79,7 +79,7 @@ gsg_status gsg_add_relu(struct gsg_tensor *y, const struct gsg_tensor *a, const 
     GSG_TRY(gsg_ops_check_like("add_relu", "b", b, "y", y));
     switch (y->dev) {
     case GSG_DEV_CPU: gsg_cpu_add_relu(y->data, a->data, b->data, gsg_tensor_numel(y)); return GSG_OK;
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "add_relu: no CUDA kernel yet");
+    case GSG_DEV_CUDA: return gsg_cuda_add_relu(y->data, a->data, b->data, gsg_tensor_numel(y));
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "add_relu: unknown device");
 }
@@ -90,7 +90,7 @@ gsg_status gsg_add_inplace(struct gsg_tensor *y, const struct gsg_tensor *a)
     GSG_TRY(gsg_ops_check_like("add_inplace", "a", a, "y", y));
     switch (y->dev) {
     case GSG_DEV_CPU: gsg_cpu_add_inplace(y->data, a->data, gsg_tensor_numel(y)); return GSG_OK;
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "add_inplace: no CUDA kernel yet");
+    case GSG_DEV_CUDA: return gsg_cuda_add_inplace(y->data, a->data, gsg_tensor_numel(y));
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "add_inplace: unknown device");
 }
@@ -100,7 +100,7 @@ gsg_status gsg_scale(struct gsg_tensor *y, float alpha)
     GSG_TRY(check_base("scale", "y", y));
     switch (y->dev) {
     case GSG_DEV_CPU: gsg_cpu_scale(y->data, alpha, gsg_tensor_numel(y)); return GSG_OK;
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "scale: no CUDA kernel yet");
+    case GSG_DEV_CUDA: return gsg_cuda_scale(y->data, alpha, gsg_tensor_numel(y));
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "scale: unknown device");
 }

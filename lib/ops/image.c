@@ -2,6 +2,7 @@
 #include "ops/ops.h"
 #include "ops/ops_extra.h"
 #include "cpu/cpu_ops.h"
+#include "cuda/gsg_cuda.h"
 #include <math.h>
 
 #define MAXC 64
@@ -24,7 +25,7 @@ gsg_status gsg_image_to_f32(struct gsg_tensor *y, const struct gsg_tensor *x, co
     if (gsg_tensor_numel(x) == 0) return GSG_OK;
     switch (x->dev) {
     case GSG_DEV_CPU: gsg_cpu_image_to_f32(y->data, x->data, mean, std, N, C, H, W); return GSG_OK;
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "image_to_f32: no CUDA kernel yet");
+    case GSG_DEV_CUDA: return gsg_cuda_image_to_f32(y->data, x->data, mean, std, N, C, H, W);
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "image_to_f32: unknown device");
 }

@@ -2,6 +2,7 @@
 #include "ops/ops.h"
 #include "ops/ops_extra.h"
 #include "cpu/cpu_ops.h"
+#include "cuda/gsg_cuda.h"
 #include <limits.h>
 
 #define F32 GSG_DTYPE_F32
@@ -34,7 +35,7 @@ gsg_status gsg_linear_fwd(struct gsg_tensor *y, const struct gsg_tensor *x, cons
     if (N == 0) return GSG_OK;
     switch (x->dev) {
     case GSG_DEV_CPU: gsg_cpu_linear_fwd(y->data, x->data, w->data, b ? b->data : NULL, N, In, Out); return GSG_OK;
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "linear: no CUDA kernel yet");
+    case GSG_DEV_CUDA: return gsg_cuda_linear_fwd(y->data, x->data, w->data, b ? b->data : NULL, N, In, Out);
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "linear: unknown device");
 }
@@ -55,7 +56,9 @@ gsg_status gsg_linear_bwd(struct gsg_tensor *dx, struct gsg_tensor *dw, struct g
         gsg_cpu_linear_bwd(dx ? dx->data : NULL, dw ? dw->data : NULL, db ? db->data : NULL, dy->data, x->data,
                            w->data, N, In, Out);
         return GSG_OK;
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "linear: no CUDA kernel yet");
+    case GSG_DEV_CUDA:
+        return gsg_cuda_linear_bwd(dx ? dx->data : NULL, dw ? dw->data : NULL, db ? db->data : NULL, dy->data,
+                                   x->data, w->data, N, In, Out);
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "linear: unknown device");
 }

@@ -2,6 +2,7 @@
 #include "ops/ops.h"
 #include "ops/ops_extra.h"
 #include "cpu/cpu_ops.h"
+#include "cuda/gsg_cuda.h"
 #include <stdint.h>
 
 static gsg_status check_x4(const char *op, const char *name, const struct gsg_tensor *x)
@@ -25,7 +26,7 @@ gsg_status gsg_maxpool_fwd(struct gsg_tensor *y, struct gsg_tensor *argmax, cons
     if (gsg_tensor_numel(y) == 0) return GSG_OK;
     switch (x->dev) {
     case GSG_DEV_CPU: gsg_cpu_maxpool_fwd(y->data, argmax->data, x->data, N, H, W, C); return GSG_OK;
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "maxpool: no CUDA kernel yet");
+    case GSG_DEV_CUDA: return gsg_cuda_maxpool_fwd(y->data, argmax->data, x->data, N, H, W, C);
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "maxpool: unknown device");
 }
@@ -43,7 +44,7 @@ gsg_status gsg_maxpool_bwd(struct gsg_tensor *dx, const struct gsg_tensor *dy, c
     if (gsg_tensor_numel(dx) == 0) return GSG_OK;
     switch (dx->dev) {
     case GSG_DEV_CPU: gsg_cpu_maxpool_bwd(dx->data, dy->data, argmax->data, N, H, W, C); return GSG_OK;
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "maxpool: no CUDA kernel yet");
+    case GSG_DEV_CUDA: return gsg_cuda_maxpool_bwd(dx->data, dy->data, argmax->data, N, H, W, C);
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "maxpool: unknown device");
 }
@@ -58,7 +59,7 @@ gsg_status gsg_avgpool_fwd(struct gsg_tensor *y, const struct gsg_tensor *x)
     if (N * C == 0) return GSG_OK;
     switch (x->dev) {
     case GSG_DEV_CPU: gsg_cpu_avgpool_fwd(y->data, x->data, N, HW, C); return GSG_OK;
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "avgpool: no CUDA kernel yet");
+    case GSG_DEV_CUDA: return gsg_cuda_avgpool_fwd(y->data, x->data, N, HW, C);
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "avgpool: unknown device");
 }
@@ -72,7 +73,7 @@ gsg_status gsg_avgpool_bwd(struct gsg_tensor *dx, const struct gsg_tensor *dy)
     if (gsg_tensor_numel(dx) == 0) return GSG_OK;
     switch (dx->dev) {
     case GSG_DEV_CPU: gsg_cpu_avgpool_bwd(dx->data, dy->data, N, HW, C); return GSG_OK;
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "avgpool: no CUDA kernel yet");
+    case GSG_DEV_CUDA: return gsg_cuda_avgpool_bwd(dx->data, dy->data, N, HW, C);
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "avgpool: unknown device");
 }

@@ -2,6 +2,7 @@
 #include "ops/ops.h"
 #include "ops/ops_extra.h"
 #include "cpu/cpu_ops.h"
+#include "cuda/gsg_cuda.h"
 
 gsg_status gsg_relu_fwd(struct gsg_tensor *y, const struct gsg_tensor *x)
 {
@@ -10,7 +11,7 @@ gsg_status gsg_relu_fwd(struct gsg_tensor *y, const struct gsg_tensor *x)
     GSG_TRY(gsg_ops_check_like("relu", "y", y, "x", x));
     switch (x->dev) {
     case GSG_DEV_CPU: gsg_cpu_relu_fwd(y->data, x->data, gsg_tensor_numel(x)); return GSG_OK;
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "relu: no CUDA kernel yet");
+    case GSG_DEV_CUDA: return gsg_cuda_relu_fwd(y->data, x->data, gsg_tensor_numel(x));
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "relu: unknown device");
 }
@@ -23,7 +24,7 @@ gsg_status gsg_relu_bwd(struct gsg_tensor *dx, const struct gsg_tensor *dy, cons
     GSG_TRY(gsg_ops_check_like("relu", "dx", dx, "y", y));
     switch (y->dev) {
     case GSG_DEV_CPU: gsg_cpu_relu_bwd(dx->data, dy->data, y->data, gsg_tensor_numel(y)); return GSG_OK;
-    case GSG_DEV_CUDA: return gsg_err_set(GSG_E_UNSUPPORTED, "relu: no CUDA kernel yet");
+    case GSG_DEV_CUDA: return gsg_cuda_relu_bwd(dx->data, dy->data, y->data, gsg_tensor_numel(y));
     }
     return gsg_err_set(GSG_E_UNSUPPORTED, "relu: unknown device");
 }

@@ -1,0 +1,104 @@
+#!/usr/bin/env bats
+# The host parts of the GPU checks (issue 11): pipelines/gpu-check.sh and tests/bench/gpu_bench.sh plan
+# their runs and refuse bad options; gpu_summary.py builds the table from RESULT lines and never invents a
+# missing row; the two step drivers run on the CPU (our trainer, the PyTorch peer) and refuse cuda
+# cleanly without a device. What needs a GPU is `make gpu-check` on a GPU machine.
+bats_require_minimum_version 1.5.0
+
+setup() {
+    R=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+    B=$R/${GSG_BUILD:-build}
+    T=$BATS_TEST_TMPDIR
+}
+
+@test "gpu-check.sh --dry-run plans the four phases with time limits and result files" {
+    run bash "$R/pipelines/gpu-check.sh" --dry-run --out "$T/g"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"would run device"*"device.txt"* ]]
+    [[ "$output" == *"would run test"*"test-gpu.txt"*"tests/run.sh --gpu"* ]]
+    [[ "$output" == *"would run test"*"memcheck.txt"* ]]
+    [[ "$output" == *"would run bench"*"gpu_bench.sh --out $T/g/bench"* ]]
+    [[ "$output" == *"would run train"*"train.txt"* ]]
+    run bash "$R/pipelines/gpu-check.sh" --dry-run --phases "bench" --out "$T/g"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *"would run train"* && "$output" == *"would run bench"* ]]
+}
+
+@test "gpu-check.sh: an unknown phase or option is a usage error" {
+    run --separate-stderr bash "$R/pipelines/gpu-check.sh" --phases "test nope"
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"unknown phase 'nope'"* ]]
+    run --separate-stderr bash "$R/pipelines/gpu-check.sh" --bogus
+    [ "$status" -eq 2 ]
+}
+
+@test "gpu_bench.sh --dry-run: ours in fp32, bf16 and bf16+graph, PyTorch eager/amp, compile for gsg only" {
+    run bash "$R/tests/bench/gpu_bench.sh" --dry-run --out "$T/b"
+    [ "$status" -eq 0 ]
+    [ "$(grep -c 'gpu_bench_step --recipe cifar --method gsg --batch 512' <<<"$output")" -eq 3 ]
+    [ "$(grep -c 'gpu_bench_step --recipe fmnist --method simsiam --batch 256' <<<"$output")" -eq 3 ]
+    [ "$(grep -c 'mode compile' <<<"$output")" -eq 2 ]
+    [ "$(grep -c 'method simsiam.*mode compile' <<<"$output")" -eq 0 ]
+    run bash "$R/tests/bench/gpu_bench.sh" --dry-run --compile none --recipes fmnist --out "$T/b"
+    [ "$(grep -c 'mode compile' <<<"$output")" -eq 0 ]
+    [ "$(grep -c 'recipe cifar' <<<"$output")" -eq 0 ]
+    run bash "$R/tests/bench/gpu_bench.sh" --compile sometimes
+    [ "$status" -eq 2 ]
+}
+
+@test "gpu_summary.py: ratios, TFLOP/s and the 200-epoch time from RESULT lines; missing rows stay '-'" {
+    # synthetic input for the table logic (not a measurement)
+    cat >"$T/r.txt" <<'EOF2'
+RESULT ours recipe=cifar method=gsg precision=fp32 graph=0 batch=512 img_s=1000.00 step_ms=512 best_ms=500
+RESULT ours recipe=cifar method=gsg precision=bf16 graph=0 batch=512 img_s=3000.00 step_ms=170 best_ms=160
+RESULT torch recipe=cifar method=gsg mode=amp batch=512 img_s=2500.00 step_ms=204.8 best_ms=200 flops_per_step=6860000000000
+RESULT torch recipe=cifar method=gsg mode=compile batch=512 img_s=2000.00 step_ms=256 best_ms=250 flops_per_step=0
+RESULT gemm bf16_tflops=700.0 device=X
+some other line
+EOF2
+    run /usr/bin/python3 "$R/tests/bench/gpu_summary.py" "$T/r.txt"
+    [ "$status" -eq 0 ]
+    row=$(grep '^| cifar | gsg |' <<<"$output")
+    # ours best 3000 vs AMP 2500 = 1.20x, vs compile 2000 = 1.50x; 6.86 TFLOP per step of 512 images
+    [[ "$row" == *"| 1000 | 3000 | - | - | 2500 | 2000 |"* ]]
+    [[ "$row" == *"1.20x (goal 1.0x)"*"1.50x (goal 1.2x)"* ]]
+    [[ "$row" == *"40.2 (6 % of 700)"* ]]
+    [[ "$row" == *"0.93 h"* ]]
+    [[ "$output" == *"700.0 TFLOP/s"* ]]
+    printf 'RESULT ours recipe=fmnist method=simsiam precision=fp32 graph=0 batch=256 img_s=50 step_ms=1 best_ms=1\n' >"$T/s.txt"
+    run /usr/bin/python3 "$R/tests/bench/gpu_summary.py" "$T/s.txt"
+    row=$(grep '^| fmnist | simsiam |' <<<"$output")
+    [[ "$row" == *"| 50 | - | - | - | - | - | - | - | - |"* ]]
+    [[ "$output" == *"not measured"* ]]
+}
+
+@test "gpu_bench_step: our trainer's step on the cpu prints a RESULT line; bad options exit 2" {
+    run "$B/bench/gpu_bench_step" --device cpu --recipe fmnist --method gsg --batch 4 --steps 1 --warmup 0
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"RESULT ours recipe=fmnist method=gsg precision=fp32 graph=0 batch=4 img_s="* ]]
+    run --separate-stderr "$B/bench/gpu_bench_step" --precision fp8
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"--precision"* ]]
+    run --separate-stderr "$B/bench/gpu_bench_step" --method byol
+    [ "$status" -eq 2 ]
+}
+
+@test "gpu_bench_step --device cuda without a GPU fails with one line" {
+    if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then skip "a GPU is present"; fi
+    run --separate-stderr "$B/bench/gpu_bench_step" --recipe fmnist --batch 4 --steps 1
+    [ "$status" -eq 1 ]
+    [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+    [[ "$stderr" == "gpu_bench_step: "*"CUDA"* ]]
+}
+
+@test "gpu_torch_step.py: the PyTorch peer's GSG step runs on the cpu; without a GPU the cuda run skips (77)" {
+    /usr/bin/python3 -c 'import torch' 2>/dev/null || skip "no torch in /usr/bin/python3"
+    run /usr/bin/python3 "$R/tests/bench/gpu_torch_step.py" --device cpu --recipe fmnist --method gsg --mode eager \
+        --batch 4 --steps 1 --warmup 0
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"RESULT torch recipe=fmnist method=gsg mode=eager batch=4 img_s="* ]]
+    if ! /usr/bin/python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+        run /usr/bin/python3 "$R/tests/bench/gpu_torch_step.py" --recipe fmnist
+        [ "$status" -eq 77 ]
+    fi
+}
