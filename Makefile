@@ -1,5 +1,5 @@
 # gsg — one entry point: all, test, test-gpu, bench, demo, deps, clean, print-config.
-# Variables: CUDA=auto|0|1  SAN=1 (ASan+UBSan unit tests)  ARCH=native|x86-64-v3  DNNL=auto|0|1
+# Variables: CUDA=auto|0|1  SAN=1 (ASan+UBSan build/san)  ARCH=native|x86-64-v3  DNNL=auto|0|1
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
