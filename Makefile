@@ -97,7 +97,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 GPU_SRC := $(wildcard tests/gpu/test_*.c)
 GPUS    := $(GPU_SRC:tests/gpu/%.c=$(BUILD)/tests/gpu_%)
-BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+BENCH_SRC := $(wildcard tests/bench/bench_*.c) tests/bench/gpu_bench_step.c
 BENCHES := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all lib tools units cuda-check deps deps-ref test test-unit test-gpu clean print-config

@@ -64,7 +64,7 @@ else
     for b in "$BUILD"/tests/test_*; do [ -x "$b" ] && run_unit "$b" ""; done
     if [ "${GSG_TEST_SAN:-0}" = 1 ]; then
         san_ok=0
-        if make --no-print-directory units tools SAN=1 BUILD=build/san >"$log/san-build.log" 2>&1; then
+        if make --no-print-directory units tools build/san/tests/fixture-img SAN=1 BUILD=build/san >"$log/san-build.log" 2>&1; then
             san_ok=1
             for b in build/san/tests/test_*; do [ -x "$b" ] && ASAN_OPTIONS=detect_leaks=1 run_unit "$b" "san:"; done
         else

@@ -64,8 +64,10 @@ STEP=(gsg-step --recipe fmnist --gsg --width 4 --proj-dim 16 --pred-dim 8 --lr 0
     stale=$(compgen -G "$ck.tmp.*" || true)
     if [ -z "$stale" ]; then
         # no kill landed inside a write this time: leave what such a kill leaves, half a temporary
-        [ -e "$ck" ] && head -c $(($(stat -c %s "$ck") / 2)) "$ck" >"$ck.tmp.Kx9q2Z" || : >"$ck.tmp.Kx9q2Z"
-        stale=$ck.tmp.Kx9q2Z
+        # named as lib/core/afile.c names them (PATH.tmp.HOST-PID.XXXXXX), with a pid that is gone
+        bash -c 'exit 0' & dead=$!; wait "$dead"
+        stale=$ck.tmp.$(hostname | tr -c 'A-Za-z0-9_\n' '_' | cut -c1-32)-$dead.Kx9q2Z
+        [ -e "$ck" ] && head -c $(($(stat -c %s "$ck") / 2)) "$ck" >"$stale" || : >"$stale"
     fi
     echo "stale before the last start: $stale"
     resume=()

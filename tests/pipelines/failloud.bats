@@ -86,7 +86,8 @@ half() { head -c $(($(stat -c %s "$1") / 2)) "$1"; }
 @test "failloud: gsg-encode killed in gsg-augment --plain | gsg-encode | gsg-eval -> non-zero, no result" {
     run --separate-stderr bash -c "set -o pipefail
         gsg-augment --data '$D/data' --plain --split test --batch 4 --threads 1 \
-            | { gsg-encode --init fmnist --batch 4 & p=\$!; sleep 0.3; kill -9 \$p; wait \$p; } \
+            | { head -c $(($(stat -c %s "$D/test-images.gsgt") / 2)); sleep 3; } \
+            | { gsg-encode --init fmnist --batch 4 & p=\$!; sleep 1; kill -9 \$p; wait \$p; } \
             | gsg-eval knn --train '$D/train.gsgt' --test - -k 5"
     echo "status $status stdout: $output stderr: $stderr"
     [ "$status" -ne 0 ]

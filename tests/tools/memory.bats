@@ -115,10 +115,10 @@ PY
     [ ! -e "$T/out.gsgt" ]
 }
 
-@test "memory: a 32 KB zstd frame expanding to 1 GiB -> refused by the record size cap" {
+@test "memory: a 32 KB zstd frame expanding past 1 GiB -> refused by the record size cap" {
     /usr/bin/python3 - "$T/bomb.gsgt" <<'PY'
 import struct, sys, zstandard as zstd
-n = 1 << 30
+n = (1 << 30) + (1 << 24)   # just above the default GSG_MAX_RECORD_BYTES (1 GiB)
 nb = b'x'
 h = struct.pack('<4sBBBBIHHQQ', b'GSGT', 1, 5, 1, 0, 64, len(nb), 0, 0, n) + struct.pack('<Q', n) + nb
 h += b'\0' * (64 - len(h))   # 32 + 8 + 1 bytes: header_bytes 64
@@ -131,6 +131,10 @@ open(sys.argv[1], 'wb').write(b''.join(parts))
 PY
     [ "$(stat -c %s "$T/bomb.gsgt")" -lt 200000 ]
     bounded gsg-tensor info "$T/bomb.gsgt"
+    refused gsg-tensor
+    [[ "$stderr" == *GSG_MAX_RECORD_BYTES* ]]
+    # a lower cap set by the user holds the same way
+    GSG_MAX_RECORD_BYTES=1M bounded gsg-tensor info "$T/bomb.gsgt"
     refused gsg-tensor
 }
 
