@@ -2,10 +2,12 @@
 # pipelines/deps.sh: install the Debian packages gsg needs when they are missing.
 #   --reference   also the reference/peer packages (PyTorch, torchvision) used by
 #                 parity tests and benchmarks (tests skip with a reason without them)
+#   --fuzz        also clang and its libFuzzer runtime (`make fuzz`)
 set -euo pipefail
 pkgs=(build-essential zstd libzstd-dev libturbojpeg0-dev libpng-dev zlib1g-dev libopenblas-openmp-dev
-      librandom123-dev libdnnl-dev bats python3-numpy python3-zstandard dataset-fashion-mnist gnuplot-nox)
+      librandom123-dev libdnnl-dev bats python3-numpy python3-zstandard dataset-fashion-mnist gnuplot-nox time)
 if [ "${1:-}" = "--reference" ]; then pkgs+=(python3-torch python3-torchvision); fi
+if [ "${1:-}" = "--fuzz" ]; then pkgs+=(clang-14 libclang-rt-14-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then missing+=("$p"); fi

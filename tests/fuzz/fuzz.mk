@@ -25,7 +25,7 @@ $(BUILD)/fuzz-tools/mkseeds: tests/fuzz/mkseeds.c $(FUZZ_HDRS) $(LIBGSG) $(HDRS)
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -Itests/fuzz $< -o $@ $(LDFLAGS) $(LIBGSG) $(LDLIBS)
 
-.PHONY: fuzz fuzz-build fuzz-seeds
+.PHONY: fuzz fuzz-run deps-fuzz fuzz-build fuzz-seeds
 fuzz-seeds: $(BUILD)/fuzz-tools/mkseeds
 	@$(BUILD)/fuzz-tools/mkseeds tests/fuzz/corpus
 
@@ -56,7 +56,13 @@ $(FUZZ_DIR)/bin/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDRS) $(FUZZ_DIR)/libgsg-fuzz
 	@$(FUZZ_CC) -std=gnu11 -O1 -g -march=$(ARCH) -fopenmp -fsanitize=fuzzer $(FUZZ_SAN) -Ilib -Itests/fuzz \
 	    $(if $(OPENBLAS_INC),-I$(OPENBLAS_INC)) $< -o $@ $(FUZZ_DIR)/libgsg-fuzz.a $(FUZZ_LDLIBS)
 
-fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/fuzz_%)
+fuzz: deps-fuzz
+	@$(MAKE) --no-print-directory fuzz-run FUZZ_CC=$(firstword $(shell command -v clang-14 clang 2>/dev/null) clang-14)
+
+deps-fuzz:
+	@bash pipelines/deps.sh --fuzz
+
+fuzz-run: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/fuzz_%)
 	@: > $(FUZZ_DIR)/report.txt
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	    corpus=tests/fuzz/corpus/$$t; crashes=tests/fuzz/crashes/$$t; new=$(FUZZ_DIR)/new/$$t; min=$(FUZZ_DIR)/min/$$t; \
