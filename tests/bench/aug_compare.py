@@ -51,7 +51,11 @@ def gsg_params(build, recipe, n, seed):
                          check=True, capture_output=True, text=True).stdout.split('\n', 1)
     cols = out[0].split()
     t = np.loadtxt(out[1].splitlines(), ndmin=2)
-    return {c: t[:, k] for k, c in enumerate(cols)}
+    d = {c: t[:, k] for k, c in enumerate(cols)}
+    # from the integer box, as on the torchvision side (the printed 6 decimals would split ties)
+    d['scale'] = d['w'] * d['h'] / (H * W)
+    d['ratio'] = d['w'] / d['h']
+    return d
 
 
 def tv_params(recipe, n, seed):
@@ -187,6 +191,36 @@ def compare_views(build, m, seed):
     print(f'  {"view pixel mean (0..255)":<28} {g.mean():9.2f} {t.mean():11.2f}')
     print(f'  {"view pixel std":<28} {g.std():9.2f} {t.std():11.2f}')
     print(f'  {"source pixel mean / std":<28} {imgs.mean():9.2f} {imgs.std():11.2f}')
+    # the same views rendered by torchvision from gsg's own parameters: the ops alone
+    import torchvision.transforms.functional as F
+    out = subprocess.run([os.path.join(build, 'bench', 'aug_params'), 'fmnist', str(m), str(seed), '28', '28', '2'],
+                         check=True, capture_output=True, text=True).stdout.split('\n', 1)
+    t2 = np.loadtxt(out[1].splitlines(), ndmin=2)
+    c = {k: t2[:, j] for j, k in enumerate(out[0].split())}
+    same = np.zeros_like(g)
+    for r in range(len(t2)):
+        i, v = int(c['index'][r]), int(c['view'][r])
+        im = F.resized_crop(Image.fromarray(imgs[i], 'L'), int(c['y'][r]), int(c['x'][r]), int(c['h'][r]), int(c['w'][r]),
+                            [28, 28], T.InterpolationMode.BILINEAR)
+        if c['flip'][r]: im = F.hflip(im)
+        if c['jitter'][r]:
+            for op in f'{int(c["order"][r]):04d}':   # gsg's order; saturation and hue are off in fmnist
+                if op == '0': im = F.adjust_brightness(im, c['bright'][r])
+                if op == '1': im = F.adjust_contrast(im, c['contrast'][r])
+        same[i, v] = np.asarray(im, np.uint8).ravel()
+    d = np.abs(same.astype(np.int16) - g.astype(np.int16))
+    jit = np.zeros((m, 2), bool)
+    jit[c['index'].astype(int), c['view'].astype(int)] = c['jitter'] > 0
+    print('  the same views rendered by torchvision from gsg\'s own parameters (|gsg - torchvision| per pixel):')
+    d = d.reshape(m, 2, 28, 28)
+    inner = d[:, :, 1:-1, 1:-1]
+    for name, sel in (('all views', np.ones_like(jit)), ('crop + flip only', ~jit), ('with colour jitter', jit)):
+        e = d[sel]
+        print(f'    {name:<20} {int(sel.sum()):5d} views: mean {e.mean():.3f}, max {e.max()},'
+              f' pixels off by > 1: {np.mean(e > 1):.4%}, by > 4: {np.mean(e > 4):.4%}')
+    border = (d.sum() - inner.sum()) / (d.size - inner.size)
+    print(f'    {"interior (26x26)":<20} {2 * m:5d} views: mean {inner.mean():.3f}, max {inner.max()};'
+          f' the 1-pixel border ring: mean {border:.3f}, max {d.max()}')
     print()
 
 
