@@ -1,5 +1,5 @@
 # gsg — one entry point: all, test, test-gpu, bench, demo, deps, clean, print-config.
-# Variables: CUDA=auto|0|1  SAN=1 (ASan+UBSan build/san)  ARCH=native|x86-64-v3  DNNL=auto|0|1
+# Variables: CUDA=auto|0|1  MPI=auto|0|1  SAN=1 (ASan+UBSan build/san)  ARCH=native|x86-64-v3  DNNL=auto|0|1
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
@@ -7,6 +7,7 @@ CC      ?= cc
 ARCH    ?= native
 CUDA    ?= auto
 DNNL    ?= auto
+MPI     ?= auto
 SAN     ?= 0
 NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
@@ -40,6 +41,33 @@ LDLIBS  += -ldnnl
 $(info ✓ oneDNN (libdnnl) → CPU convolutions through oneDNN)
 else
 $(info ✗ oneDNN not found → CPU convolutions through im2col + OpenBLAS)
+endif
+
+# ---- MPI detection (data-parallel ranks, lib/dist; docs/distributed.md) ----
+MPICC_BIN := $(shell command -v mpicc 2>/dev/null)
+HAVE_MPI  := $(if $(and $(MPICC_BIN),$(shell $(MPICC_BIN) --showme:compile 2>/dev/null)),1,0)
+ifeq ($(MPI),auto)
+USE_MPI := $(HAVE_MPI)
+else
+USE_MPI := $(MPI)
+endif
+ifeq ($(USE_MPI),1)
+ifeq ($(HAVE_MPI),0)
+$(error MPI=1 but Open MPI was not found (mpicc; Debian: libopenmpi-dev))
+endif
+MPI_CFLAGS := -DGSG_HAVE_MPI=1 $(shell $(MPICC_BIN) --showme:compile)
+# as-needed: only the programs that use lib/dist (gsg-step, bench_mpi, tests) load libmpi
+LDLIBS  += -Wl,--push-state,--as-needed $(shell $(MPICC_BIN) --showme:link) -Wl,--pop-state
+$(info ✓ Open MPI (mpicc) → data-parallel ranks under mpirun/srun)
+else
+MPI_CFLAGS :=
+$(info ✗ MPI not found or MPI=0 → one process only (a launch as several ranks fails with one line))
+endif
+$(BUILD)/obj/lib/dist/dist.o: CFLAGS += $(MPI_CFLAGS)
+# nccl.c declares NCCL's few entry points itself (dlopen); with the header present it checks them
+NCCL_H := $(firstword $(wildcard /usr/local/cuda/include/nccl.h /usr/include/nccl.h))
+ifneq ($(NCCL_H),)
+$(BUILD)/obj/lib/dist/nccl.o: CFLAGS += -DGSG_NCCL_HEADER=1 -I$(dir $(NCCL_H)) -Wno-shadow
 endif
 
 # ---- CUDA detection ----
@@ -173,6 +201,7 @@ print-config:
 	@echo "LDLIBS=$(LDLIBS)"
 	@echo "CUDA=$(USE_CUDA) NVCC=$(NVCC)"
 	@echo "DNNL=$(USE_DNNL)"
+	@echo "MPI=$(USE_MPI)"
 	@echo "BUILD=$(BUILD)"
 
 deps:

@@ -5,7 +5,8 @@
 #   --fuzz        also clang and its libFuzzer runtime (`make fuzz`)
 set -euo pipefail
 pkgs=(build-essential zstd libzstd-dev libturbojpeg0-dev libpng-dev zlib1g-dev libopenblas-openmp-dev
-      librandom123-dev libdnnl-dev bats python3-numpy python3-zstandard dataset-fashion-mnist gnuplot-nox time)
+      librandom123-dev libdnnl-dev bats python3-numpy python3-zstandard dataset-fashion-mnist gnuplot-nox time
+      libopenmpi-dev openmpi-bin)
 if [ "${1:-}" = "--reference" ]; then pkgs+=(python3-torch python3-torchvision); fi
 if [ "${1:-}" = "--fuzz" ]; then pkgs+=(clang-14 libclang-rt-14-dev); fi
 missing=()

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "aug/batch.h"
 #include "core/tool.h"
+#include "dist/dist.h"
 #include "io/tstream.h"
 
 static const char *PROG = "gsg-augment";
@@ -44,6 +45,7 @@ static void usage(void)
            "      --plain          un-augmented eval images ('images' [N,C,H,W]) in data set order,\n"
            "                       resized / centre-cropped per recipe; the last partial batch is kept\n"
            "      --shard I/N      rank I of N: each global batch of N*batch images is split in N\n"
+           "                       (auto: the rank and size of the mpirun/srun launch, docs/distributed.md)\n"
            "                       (with --plain: batches I, I+N, ...)\n"
            "  -t, --threads T      worker threads (default all cores)\n"
            "      --limit N        use the first N images of the data set\n"
@@ -113,8 +115,14 @@ static int parse(int argc, char **argv, struct augment_opts *o)
         case O_SHARD: {
             long long i, n;
             char tail;
+            if (!strcmp(optarg, "auto")) {   /* the launcher's placement (mpirun, srun); rank 0 of 1 without one */
+                int r, w;
+                gsg_launch_env(&r, &w, NULL, NULL);
+                o->shard_i = r; o->shard_n = w;
+                break;
+            }
             if (sscanf(optarg, "%lld/%lld%c", &i, &n, &tail) != 2 || n < 1 || n > 65536 || i < 0 || i >= n)
-                return gsg_tool_usage_error("--shard: '%s' is not I/N with 0 <= I < N <= 65536", optarg);
+                return gsg_tool_usage_error("--shard: '%s' is not I/N with 0 <= I < N <= 65536, or auto", optarg);
             o->shard_i = i; o->shard_n = n;
             break;
         }

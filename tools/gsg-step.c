@@ -12,12 +12,14 @@
 #include <unistd.h>
 #include "core/afile.h"
 #include "core/tool.h"
+#include "dist/dist.h"
 #include "io/norm.h"
 #include "io/tstream.h"
 #include "eval/monitor.h"
 #include "ssl/train.h"
 
 static const char *PROG = "gsg-step";
+static char g_prog[64] = "gsg-step";   /* "gsg-step[R/N]" under several ranks: every message says which */
 
 static void usage(void)
 {
@@ -50,7 +52,7 @@ static void usage(void)
            "      --warmup E          linear warmup epochs (0)\n"
            "      --steps-per-epoch S batches per epoch (default: the stream's batches_per_epoch= meta)\n"
            "      --seed S            initialisation and pairing seed (default: the stream's seed= meta, else 0)\n"
-           "      --rank R            data-parallel rank: keys the pairing permutation (0)\n"
+           "      --rank R            the GSG pairing permutation's key (default 0; under mpirun the rank)\n"
            "Run:\n"
            "  -i, --input FILE        view batches (default '-', stdin)\n"
            "      --steps N           stop after global step N (the schedule still spans all epochs)\n"
@@ -74,6 +76,11 @@ static void usage(void)
            "      --knn-t T           temperature (default 0.1)\n"
            "      --threads T         OpenMP threads\n"
            "      --device D          cpu|cuda (default cpu)\n"
+           "Data-parallel (mpirun/srun, docs/distributed.md): every rank reads its shard of each global batch\n"
+           "(gsg-augment --shard auto); the batch and the lr rule are global; rank 0 alone writes --ckpt,\n"
+           "--metrics, --dump and the k-NN lines (a path with %%r is written by every rank, %%r its rank).\n"
+           "      --local-bn          batch norm with each rank's own statistics (default: synchronised BN)\n"
+           "      --dist-timeout S    a collective waiting S seconds for another rank ends the run (600)\n"
            "      --progress          progress line with ETA on stderr even when it is not a terminal\n"
            "      --print-config      print the resolved recipe and hyper-parameters (key=value lines, from the\n"
            "                          options and the first batch's meta) on stdout and exit; every run also\n"
@@ -95,7 +102,7 @@ enum {
     O_METHOD = 256, O_GSG, O_PAIRING, O_DISTANCE, O_NOPRED, O_FIXPRED, O_RECIPE, O_ARCH, O_WIDTH, O_PROJ, O_PRED,
     O_LR, O_WD, O_MOM, O_EMA, O_EMACOS, O_EPOCHS, O_WARMUP, O_SPE, O_SEED, O_RANK, O_STEPS, O_CKPT, O_SAVE, O_RESUME,
     O_METRICS, O_MONITOR, O_DUMP, O_DUMPEVERY, O_THREADS, O_DEVICE, O_PROGRESS,
-    O_KNN_EVERY, O_KNN_BANK, O_KNN_TEST, O_KNN_K, O_KNN_T, O_PRINTCFG,
+    O_KNN_EVERY, O_KNN_BANK, O_KNN_TEST, O_KNN_K, O_KNN_T, O_PRINTCFG, O_LOCALBN, O_DISTTIMEOUT,
 };
 
 struct step_opts {
@@ -103,7 +110,8 @@ struct step_opts {
     int64_t knn_every, knn_k;
     double knn_t;
     enum gsg_method method;
-    int gsg, no_pred, fix_pred, ema_cos, progress, pairing_set, dist_set, print_config;
+    int gsg, no_pred, fix_pred, ema_cos, progress, pairing_set, dist_set, print_config, local_bn, rank_set;
+    double dist_timeout;
     enum gsg_pairing pairing;
     enum gsg_dist dist;
     int64_t width, proj, pred, epochs, warmup, spe, seed, rank, steps, save_every, monitor_every, dump_every, threads;
@@ -124,6 +132,7 @@ static int parse(int argc, char **argv, struct step_opts *o)
         {"ckpt", 1, 0, O_CKPT}, {"save-every", 1, 0, O_SAVE}, {"resume", 1, 0, O_RESUME}, {"metrics", 1, 0, O_METRICS},
         {"monitor-every", 1, 0, O_MONITOR}, {"dump", 1, 0, O_DUMP}, {"dump-every", 1, 0, O_DUMPEVERY},
         {"threads", 1, 0, O_THREADS}, {"device", 1, 0, O_DEVICE}, {"progress", 0, 0, O_PROGRESS},
+        {"local-bn", 0, 0, O_LOCALBN}, {"dist-timeout", 1, 0, O_DISTTIMEOUT},
         {"knn-every", 1, 0, O_KNN_EVERY}, {"knn-bank", 1, 0, O_KNN_BANK}, {"knn-test", 1, 0, O_KNN_TEST},
         {"knn-k", 1, 0, O_KNN_K}, {"knn-t", 1, 0, O_KNN_T}, {"print-config", 0, 0, O_PRINTCFG},
         {"input", 1, 0, 'i'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
@@ -179,7 +188,7 @@ static int parse(int argc, char **argv, struct step_opts *o)
         case O_WARMUP: if (gsg_parse_i64("--warmup", optarg, 0, 1000000, &o->warmup)) return 2; break;
         case O_SPE: if (gsg_parse_i64("--steps-per-epoch", optarg, 1, BIG, &o->spe)) return 2; break;
         case O_SEED: if (gsg_parse_i64("--seed", optarg, 0, INT64_MAX, &o->seed)) return 2; o->set_seed = 1; break;
-        case O_RANK: if (gsg_parse_i64("--rank", optarg, 0, 1 << 20, &o->rank)) return 2; break;
+        case O_RANK: if (gsg_parse_i64("--rank", optarg, 0, 1 << 20, &o->rank)) return 2; o->rank_set = 1; break;
         case O_STEPS: if (gsg_parse_i64("--steps", optarg, 1, BIG, &o->steps)) return 2; break;
         case O_CKPT: o->ckpt = optarg; break;
         case O_SAVE: if (gsg_parse_i64("--save-every", optarg, 0, BIG, &o->save_every)) return 2; break;
@@ -195,6 +204,8 @@ static int parse(int argc, char **argv, struct step_opts *o)
             else return gsg_tool_usage_error("--device: '%s' is not cpu or cuda", optarg);
             break;
         case O_PROGRESS: o->progress = 1; break;
+        case O_LOCALBN: o->local_bn = 1; break;
+        case O_DISTTIMEOUT: if (gsg_parse_f64("--dist-timeout", optarg, 0.01, 1e7, &o->dist_timeout)) return 2; break;
         case O_PRINTCFG: o->print_config = 1; break;
         case O_KNN_EVERY: if (gsg_parse_i64("--knn-every", optarg, 1, 1000000, &o->knn_every)) return 2; break;
         case O_KNN_BANK: o->knn_bank = optarg; break;
@@ -293,6 +304,7 @@ static gsg_status write_metrics(FILE *f, const struct gsg_train_stats *s, const 
     json_num(f, "img_s", (double)s->N / s->seconds);
     json_num(f, "select_ms", 1e3 * s->select_seconds);
     json_num(f, "step_ms", 1e3 * s->seconds);
+    if (s->comm_calls) json_num(f, "comm_ms", 1e3 * s->comm_seconds);
     if (knn) {
         json_num(f, "knn_top1", knn->top1);
         json_num(f, "knn_top5", knn->top5);
@@ -343,7 +355,7 @@ static gsg_status metrics_open(FILE **out, const char *path, int resume, int64_t
 /* SIGINT/SIGTERM/SIGHUP: one line naming the step and the last checkpoint, then the temporary files'
  * cleanup (core/afile) and death by the same signal. Async-signal-safe: write(2), sigaction. */
 static volatile int64_t g_sig_step = -1, g_sig_saved = -1;
-static volatile int g_sig_progress;
+static volatile int g_sig_progress, g_sig_ranks;
 
 static size_t put_str(char *b, size_t n, const char *x)
 {
@@ -363,15 +375,17 @@ static size_t put_i64(char *b, size_t n, int64_t v)
 
 static void on_interrupt(int sig)
 {
-    char b[256];
+    char b[512];
     size_t n = 0;
     int64_t step = g_sig_step, saved = g_sig_saved;
     if (g_sig_progress) n = put_str(b, n, "\r\033[K");
-    n = put_str(b, n, PROG);
+    n = put_str(b, n, g_prog);
     if (step < 0) n = put_str(b, n, ": interrupted before the first step");
     else { n = put_str(b, n, ": interrupted at step "); n = put_i64(b, n, step); }
-    if (saved < 0) n = put_str(b, n, ", no checkpoint written\n");
-    else { n = put_str(b, n, ", last checkpoint at step "); n = put_i64(b, n, saved); b[n++] = '\n'; }
+    if (saved < 0) n = put_str(b, n, ", no checkpoint written");
+    else { n = put_str(b, n, ", last checkpoint at step "); n = put_i64(b, n, saved); }
+    if (g_sig_ranks && sig == SIGTERM) n = put_str(b, n, " (under mpirun/srun: the launcher ends the job when another rank fails)");
+    b[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, b, n);
     (void)w;
     gsg_afile_install_signals();   /* its handler removes the temporary files, then dies by sig */
@@ -399,6 +413,62 @@ static void config_text(char *buf, size_t cap, const struct gsg_train_config *c,
     gsg_meta_add(buf, cap, "stop_step", "%lld", (long long)stop);
     gsg_meta_add(buf, cap, "threads", "%d", o->threads ? (int)o->threads : omp_get_max_threads());
     gsg_meta_add(buf, cap, "device", "%s", o->dev == GSG_DEV_CUDA ? "cuda" : "cpu");
+    if (c->world > 1) {
+        gsg_meta_add(buf, cap, "ranks", "%lld", (long long)c->world);
+        gsg_meta_add(buf, cap, "rank_batch", "%lld", (long long)(c->batch / c->world));
+        gsg_meta_add(buf, cap, "bn", "%s", o->local_bn ? "local" : "sync");
+    }
+}
+
+/* path with every "%r" replaced by the rank; *has: whether it had one (then every rank writes it) */
+static const char *rank_path(char *out, size_t cap, const char *path, int rank, int *has)
+{
+    if (has) *has = 0;
+    if (!path) return NULL;
+    size_t n = 0;
+    for (const char *p = path; *p && n + 12 < cap; p++) {
+        if (p[0] == '%' && p[1] == 'r') {
+            n += (size_t)snprintf(out + n, cap - n, "%d", rank);
+            p++;
+            if (has) *has = 1;
+        } else {
+            out[n++] = *p;
+        }
+    }
+    out[n] = 0;
+    return out;
+}
+
+/* Under several ranks: the stream must be this rank's shard (gsg-augment --shard). */
+static gsg_status check_shard(const struct gsg_tstream_reader *r, const struct gsg_record *rec, int rank, int world)
+{
+    char v[64];
+    long long i = -1, n = -1;
+    if (!gsg_meta_get(rec->meta, "shard", v, sizeof v))
+        return gsg_tstream_record_error(r, rec, GSG_E_USAGE, "rank %d of %d reads a stream without shard= meta, so every rank "
+                                        "would train on the same images: give each rank gsg-augment --shard auto", rank, world);
+    if (sscanf(v, "%lld/%lld", &i, &n) != 2 || i != rank || n != world)
+        return gsg_tstream_record_error(r, rec, GSG_E_USAGE, "the stream is shard %s, but this process is rank %d of %d "
+                                        "(gsg-augment --shard auto takes the launcher's placement)", v, rank, world);
+    return GSG_OK;
+}
+
+/* Under several ranks: every rank holds the same parameters, buffers and optimiser state (checked
+ * after start or resume and at every checkpoint: a divergence is an error, not a silent drift). */
+static gsg_status check_same_state(struct gsg_comm *d, struct gsg_trainer *tr, const char *when)
+{
+    if (gsg_comm_size(d) == 1) return GSG_OK;
+    uint64_t h = 0, h0;
+    GSG_TRY(gsg_trainer_state_hash(tr, &h));
+    h0 = h;
+    GSG_TRY(gsg_comm_bcast(d, &h0, sizeof h0, 0, "state check"));
+    double differ = h0 != h;
+    GSG_TRY(gsg_comm_max_f64(d, &differ, 1, "state check"));
+    if (differ != 0)
+        return gsg_err_set(GSG_E_NUMERIC, "%s: the ranks' parameters or optimiser states differ (this rank %s rank 0's)%s", when,
+                           h0 == h ? "agrees with" : "differs from",
+                           strstr(when, "resume") ? ": is the checkpoint the same file on every node?" : "");
+    return GSG_OK;
 }
 
 static gsg_status write_dump(struct gsg_tstream_writer *w, float *zbuf, const struct gsg_train_stats *s, enum gsg_dist dist)
@@ -442,6 +512,35 @@ int main(int argc, char **argv)
     if (prc == -1) return gsg_tool_finish(0);
     if (prc) return prc;
     if (gsg_tool_stdin_is_tty(o.input)) return gsg_tool_usage_error("refusing to read a binary stream from a terminal (use -i FILE or a pipe)");
+    struct gsg_comm *dist = NULL;
+    gsg_status dst = gsg_comm_init(&dist, &argc, &argv);
+    if (dst < 0) return gsg_tool_finish(gsg_tool_report(dst));
+    const int world = gsg_comm_size(dist), rank = gsg_comm_rank(dist);
+    char in_path[4096], metrics_path[4096], dump_path[4096];
+    int metrics_all = 0, dump_all = 0;
+    o.input = rank_path(in_path, sizeof in_path, o.input, rank, NULL);
+    o.metrics = rank_path(metrics_path, sizeof metrics_path, o.metrics, rank, &metrics_all);
+    o.dump = rank_path(dump_path, sizeof dump_path, o.dump, rank, &dump_all);
+    if (world > 1) {
+        snprintf(g_prog, sizeof g_prog, "%s[%d/%d]", PROG, rank, world);
+        gsg_tool_init(argc, argv, g_prog);
+        gsg_comm_set_timeout(dist, o.dist_timeout > 0 ? o.dist_timeout : 600);
+        if (o.rank_set) {
+            int rc = gsg_tool_usage_error("--rank: under %d ranks each process's rank is the launcher's", world);
+            gsg_comm_end(dist, rc);
+            return rc;
+        }
+        if (!o.threads && !getenv("OMP_NUM_THREADS")) {   /* the node's cores shared by its ranks */
+            long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+            int per = (int)(cpus / gsg_comm_local_size(dist));
+            o.threads = per < 1 ? 1 : per;
+        }
+        if (rank != 0) o.progress = 0;
+        if (rank != 0 && !metrics_all) o.metrics = NULL;
+        if (rank != 0 && !dump_all) o.dump = NULL;
+    }
+    const int writer = rank == 0;   /* checkpoints and the k-NN monitor */
+    g_sig_ranks = world > 1;
     if (o.threads) omp_set_num_threads((int)o.threads);
     install_interrupt();
 
@@ -477,6 +576,23 @@ int main(int argc, char **argv)
     b.C = rec.t.dims[2];
     if ((st = norm_consts(&b, r, &rec)) < 0) goto out;
     if ((st = make_config(&cfg, &o, &rec, gsg_tstream_path(r))) < 0) goto out;
+    if (world > 1) {
+        if ((st = check_shard(r, &rec, rank, world)) < 0) goto out;
+        cfg.batch *= world;   /* the global batch: the lr rule's B, gsg.config's batch= */
+        cfg.world = world;
+        cfg.rank = rank;
+        /* the ranks run one configuration: rank 0's, compared key by key */
+        char mine[4096], theirs[4096], key[128], va[256], vb2[256];
+        memset(mine, 0, sizeof mine);
+        gsg_train_config_format(&cfg, mine, sizeof mine);
+        memcpy(theirs, mine, sizeof mine);
+        if ((st = gsg_comm_bcast(dist, theirs, sizeof theirs, 0, "configuration")) < 0) goto out;
+        if (gsg_train_config_diff(theirs, mine, key, sizeof key, va, vb2, sizeof va)) {
+            st = gsg_err_set(GSG_E_USAGE, "%s: rank 0 trains with %s=%s, this rank with %s=%s (every rank must run the same "
+                             "command on its shard)", gsg_tstream_path(r), key, va, key, vb2);
+            goto out;
+        }
+    }
     if (o.resume) {
         char mine[4096], key[128], va[256], vb2[256];
         if ((st = gsg_ckpt_read_text(o.resume, &rconf, &rstate)) < 0) goto out;
@@ -492,18 +608,22 @@ int main(int argc, char **argv)
         int64_t total0 = cfg.epochs * cfg.steps_per_epoch, stop0 = o.steps && o.steps < total0 ? o.steps : total0;
         config_text(cfg_text, sizeof cfg_text, &cfg, &o, total0, stop0);
         if (o.print_config) {
-            fputs(cfg_text, stdout);
+            if (writer) fputs(cfg_text, stdout);
             st = GSG_OK;
             goto out;
         }
         for (char *q = cfg_text; *q; q++) if (*q == '\n') *q = q[1] ? ' ' : 0;
     }
     if ((st = gsg_trainer_create(&tr, &cfg, o.dev)) < 0) goto out;
+    if ((st = gsg_trainer_set_dist(tr, dist, !o.local_bn)) < 0) goto out;
     /* said once the device and the net exist, so a run refused there says one line only */
-    fprintf(stderr, "%s: config: %s\n", PROG, cfg_text);
-    gsg_trainer_set_monitor_every(tr, o.monitor_every);
+    if (writer) fprintf(stderr, "%s: config: %s%s%s\n", g_prog, cfg_text, world > 1 ? " backend=" : "",
+                        world > 1 ? gsg_comm_backend(dist) : "");
+    gsg_trainer_set_monitor_every(tr, o.metrics ? o.monitor_every : 0);
     if (o.resume && (st = gsg_trainer_load(tr, o.resume)) < 0) goto out;
-    if (o.knn_every) {
+    if ((st = check_same_state(dist, tr, o.resume ? "after --resume" : "at the start")) < 0) goto out;
+    gsg_comm_take_seconds(dist, NULL);
+    if (o.knn_every && writer) {
         struct gsg_knn_opts ko = gsg_knn_opts_default();
         ko.k = o.knn_k;
         ko.T = o.knn_t;
@@ -548,6 +668,7 @@ int main(int argc, char **argv)
             struct gsg_train_stats s;
             b.views = rec.t.data; b.N = N; b.V = V; b.H = cfg.image_h; b.W = cfg.image_w;
             st = gsg_trainer_step(tr, &b, &s);
+            if (st < 0 && st != GSG_E_NUMERIC && world > 1) st = gsg_err_prefix(st, "step %lld", (long long)gsg_trainer_step_index(tr));
             if (st == GSG_E_NUMERIC) {
                 char m[512];
                 snprintf(m, sizeof m, "%s", gsg_err_msg());
@@ -568,13 +689,14 @@ int main(int argc, char **argv)
                 krp = &kr;
                 if (prog.enabled)
                     fprintf(stderr, "\r\033[K%s: step %lld (epoch %.2f) k-NN top-1 %.2f%% top-5 %.2f%% (bank %lld, %lld queries, %.1fs)\n",
-                            PROG, (long long)done, (double)done / (double)cfg.steps_per_epoch, 100 * kr.top1, 100 * kr.top5,
+                            g_prog, (long long)done, (double)done / (double)cfg.steps_per_epoch, 100 * kr.top1, 100 * kr.top5,
                             (long long)gsg_knn_monitor_bank_size(mon), (long long)kr.scored, gsg_now() - t0);
             }
             if (mf && (st = write_metrics(mf, &s, krp)) < 0) goto out;
             if (dw && s.step % o.dump_every == 0 && (st = write_dump(dw, zbuf, &s, cfg.dist)) < 0) goto out;
             if (o.ckpt && o.save_every && done % o.save_every == 0 && done < stop) {
-                if ((st = gsg_trainer_save(tr, o.ckpt)) < 0) goto out;
+                if ((st = check_same_state(dist, tr, "at a checkpoint")) < 0) goto out;
+                if (writer && (st = gsg_trainer_save(tr, o.ckpt)) < 0) goto out;
                 last_saved = done;
                 g_sig_saved = done;
             }
@@ -588,7 +710,8 @@ int main(int argc, char **argv)
     }
     gsg_progress_finish(&prog, gsg_trainer_step_index(tr), NULL);
     const int64_t got = gsg_trainer_step_index(tr);
-    if (o.ckpt && (st = gsg_trainer_save(tr, o.ckpt)) < 0) goto out;
+    if (o.ckpt && (st = check_same_state(dist, tr, "at the last checkpoint")) < 0) goto out;
+    if (o.ckpt && writer && (st = gsg_trainer_save(tr, o.ckpt)) < 0) goto out;
     g_sig_saved = o.ckpt ? got : g_sig_saved;
     if (dw) { st = gsg_tstream_close(dw); dw = NULL; if (st < 0) goto out; }
     if (got < stop) {
@@ -614,5 +737,7 @@ out:
     gsg_aligned_free(zbuf);
     free(rconf);
     free(rstate);
-    return gsg_tool_finish(gsg_tool_report(st));
+    int rc = gsg_tool_finish(gsg_tool_report(st));
+    gsg_comm_end(dist, rc);   /* a failure on any rank ends every rank (MPI_Abort with its status) */
+    return rc;
 }

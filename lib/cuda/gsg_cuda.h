@@ -45,6 +45,10 @@ const char *gsg_cuda_describe(void);
 /* Load cuBLAS and cuDNN and resolve every entry point the backend uses, without a device (the build's
  * and the machine's libraries agree); *cudnn_version = cudnnGetVersion() (e.g. 91900). */
 gsg_status gsg_cuda_libs_probe(size_t *cudnn_version);
+/* The process stream as a cudaStream_t (NULL without a device): NCCL enqueues on it (lib/dist). */
+void *gsg_cuda_stream(void);
+/* 1 when the stream has finished its work, 0 while work is pending, -1 on an error (message set). */
+int gsg_cuda_stream_idle(void);
 /* Free the context (handles, stream, scratch). Optional at exit. */
 void gsg_cuda_shutdown(void);
 

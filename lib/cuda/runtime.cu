@@ -282,3 +282,23 @@ extern "C" gsg_status gsg_cuda_bf16_to_f32(float *y, const uint16_t *x, int64_t 
     GSG_LAUNCHED("k_bf16_to_f32");
     return GSG_OK;
 }
+
+// The process stream, for libraries that enqueue on it (NCCL, lib/dist/nccl.c); NULL on failure.
+extern "C" void *gsg_cuda_stream(void)
+{
+    struct gsg_cuda_ctx *c = NULL;
+    if (gsg_cuda_ctx_get(&c) < 0) return NULL;
+    return (void *)c->stream;
+}
+
+// 1 when everything enqueued on the stream has finished, 0 while work is pending, < 0 on an error.
+extern "C" int gsg_cuda_stream_idle(void)
+{
+    struct gsg_cuda_ctx *c = NULL;
+    if (gsg_cuda_ctx_get(&c) < 0) return -1;
+    cudaError_t e = cudaStreamQuery(c->stream);
+    if (e == cudaSuccess) return 1;
+    if (e == cudaErrorNotReady) return 0;
+    gsg_err_set(GSG_E_CUDA, "CUDA error '%s' while waiting for the stream", cudaGetErrorString(e));
+    return -1;
+}

@@ -18,6 +18,8 @@ gsg_status gsg_cuda_sync(void) { return no_cuda(); }
 gsg_status gsg_cuda_check(const char *where) { (void)where; return no_cuda(); }
 const char *gsg_cuda_describe(void) { return ""; }
 void gsg_cuda_shutdown(void) {}
+void *gsg_cuda_stream(void) { return NULL; }
+int gsg_cuda_stream_idle(void) { no_cuda(); return -1; }
 gsg_status gsg_cuda_libs_probe(size_t *cudnn_version) { if (cudnn_version) *cudnn_version = 0; return no_cuda(); }
 
 gsg_status gsg_cuda_batchnorm_fwd(float *y, float *save_mean, float *save_invstd, const float *x, const float *gamma,

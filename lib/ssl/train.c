@@ -6,6 +6,7 @@
 #include "../io/tstream.h"
 #include "../ops/ops_engine.h"
 #include "../cuda/gsg_cuda.h"
+#include "../dist/dist.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -83,7 +84,6 @@ int gsg_train_config_format(const struct gsg_train_config *c, char *buf, size_t 
     bad |= gsg_meta_add(buf, cap, "image_height", "%lld", (long long)c->image_h);
     bad |= gsg_meta_add(buf, cap, "image_width", "%lld", (long long)c->image_w);
     bad |= gsg_meta_add(buf, cap, "seed", "%llu", (unsigned long long)c->seed);
-    bad |= gsg_meta_add(buf, cap, "rank", "%lld", (long long)c->rank);
     if (bad) return -1;
     size_t o = strlen(buf);
     return gsg_net_config_format(&c->net, buf + o, cap - o);
@@ -145,7 +145,7 @@ gsg_status gsg_train_config_parse(struct gsg_train_config *c, const char *text)
     GSG_TRY(need_i64(text, "image_height", &c->image_h));
     GSG_TRY(need_i64(text, "image_width", &c->image_w));
     GSG_TRY(need_i64(text, "seed", &x)); c->seed = (uint64_t)x;
-    GSG_TRY(need_i64(text, "rank", &c->rank));
+    c->rank = 0;   /* placement: older checkpoints carry rank=, which is ignored */
     return gsg_net_config_parse(&c->net, text);
 }
 
@@ -167,6 +167,7 @@ int gsg_train_config_diff(const char *a, const char *b, char *key, size_t kcap, 
                 size_t vl = ll - (size_t)(eq - p) - 1;
                 if (vl >= sizeof vx) vl = sizeof vx - 1;
                 memcpy(vx, eq + 1, vl); vx[vl] = 0;
+                if (!strcmp(k, "rank")) goto next;   /* placement, kept by older checkpoints */
                 int found = gsg_meta_get(y, k, vy, sizeof vy);
                 if (!found || strcmp(vx, vy) != 0) {
                     snprintf(key, kcap, "%s", k);
@@ -175,6 +176,7 @@ int gsg_train_config_diff(const char *a, const char *b, char *key, size_t kcap, 
                     return 1;
                 }
             }
+        next:
             if (!eol) break;
             p = eol + 1;
         }
@@ -190,6 +192,8 @@ struct gsg_trainer {
     struct gsg_net_ctx *ctx[4], *tctx;
     int nctx;
     int64_t step, monitor_every;
+    struct gsg_comm *dist;      /* NULL: one rank */
+    int world, rank;
     int64_t N, D, C, H, W;
     enum gsg_dev dev;
     /* on the device (docs/execution.md); on the CPU the *_t of tz, dp and perm view the host arrays */
@@ -253,7 +257,14 @@ gsg_status gsg_trainer_create(struct gsg_trainer **out, const struct gsg_train_c
     if (!tr) return gsg_err_set(GSG_E_NOMEM, "out of memory");
     tr->cfg = *c;
     tr->monitor_every = 1;
-    tr->N = c->batch; tr->D = c->net.proj_dim; tr->C = c->net.in_channels; tr->H = c->image_h; tr->W = c->image_w;
+    tr->world = c->world > 1 ? (int)c->world : 1;
+    tr->rank = (int)c->rank;
+    if (c->batch % tr->world) {
+        int w = tr->world;
+        free(tr);
+        return gsg_err_set(GSG_E_USAGE, "trainer: global batch %lld does not split over %d ranks", (long long)c->batch, w);
+    }
+    tr->N = c->batch / tr->world; tr->D = c->net.proj_dim; tr->C = c->net.in_channels; tr->H = c->image_h; tr->W = c->image_w;
     gsg_status st = gsg_net_create(&tr->net, &c->net, tr->N, tr->H, tr->W, dev, c->seed, 0);
     if (st < 0) goto fail;
     tr->nctx = c->gsg && c->pairing == GSG_PAIR_4VIEW ? 4 : 2;
@@ -301,6 +312,28 @@ gsg_status gsg_trainer_create(struct gsg_trainer **out, const struct gsg_train_c
 fail:
     gsg_trainer_destroy(tr);
     return st;
+}
+
+static gsg_status bn_sum(void *arg, struct gsg_tensor *sums)
+{
+    return gsg_comm_allreduce(arg, sums, "batch-norm statistics");
+}
+
+gsg_status gsg_trainer_set_dist(struct gsg_trainer *tr, struct gsg_comm *d, int sync_bn)
+{
+    int n = gsg_comm_size(d);
+    if (n != tr->world)
+        return gsg_err_set(GSG_E_USAGE, "trainer: made for %d ranks, the job has %d", tr->world, n);
+    tr->dist = n > 1 ? d : NULL;
+    if (tr->dist) {   /* one rank keeps the configuration's key (a single-process run of one shard) */
+        tr->rank = gsg_comm_rank(d);
+        tr->cfg.rank = tr->rank;
+    }
+    gsg_net_allreduce_fn fn = tr->dist && sync_bn ? bn_sum : NULL;
+    gsg_net_set_bn_allreduce(tr->net, fn, d);
+    if (tr->target) gsg_net_set_bn_allreduce(tr->target, fn, d);
+    if (tr->dist) GSG_TRY(gsg_comm_use_device(d, tr->dev));
+    return GSG_OK;
 }
 
 /* A host-readable copy of t's first n floats: t itself on the CPU, staged into buf (n floats) on a
@@ -366,7 +399,7 @@ gsg_status gsg_trainer_step(struct gsg_trainer *tr, const struct gsg_train_batch
     const int64_t nd[2] = {N, D};
     struct gsg_tensor perm = gsg_tensor_sub(&tr->perm_t, 0, 1, &N);
     if (c->gsg) {
-        gsg_pair_permutation(tr->perm, N, c->seed, tr->step, c->rank);
+        gsg_pair_permutation(tr->perm, N, c->seed, tr->step, tr->rank);
         if (tr->dev != GSG_DEV_CPU && four) GSG_TRY(gsg_tensor_from_host(&perm, tr->perm));
     }
     struct gsg_tensor views;
@@ -431,12 +464,34 @@ gsg_status gsg_trainer_step(struct gsg_trainer *tr, const struct gsg_train_batch
         if (hook_v && *hook_v) tr->dp[atoi(hook_v) & 3][0] = NAN;
         else st->loss = NAN;
     }
+    /* non-finite: the loss, or any gradient the backward pass will read (2-view: B rows scattered in) */
+    int bad_view = -1;
+    for (int v = 0; v < tr->nctx && bad_view < 0; v++)
+        if (!all_finite(tr->dp[v], N * D)) bad_view = v;
+    int bad = !isfinite(st->loss) || bad_view >= 0;
+    if (tr->dist) {
+        /* the ranks agree on the loss (the global mean), the choices (summed) and the verdict */
+        double red[6] = {bad ? 0 : st->loss, (double)st->counts[0], (double)st->counts[1], (double)st->counts[2],
+                         (double)st->counts[3], bad};
+        GSG_TRY(gsg_comm_allreduce_f64(tr->dist, red, 6, "loss and choices"));
+        if (!bad && red[5] > 0)
+            return gsg_err_set(GSG_E_NUMERIC, "step %lld (epoch %lld): the loss or a gradient is not finite on %.0f of %d ranks",
+                               (long long)tr->step, (long long)epoch, red[5], tr->world);
+        if (!bad) st->loss = red[0] / tr->world;
+        for (int i = 0; i < 4; i++) st->counts[i] = (int64_t)red[1 + i];
+    }
     if (!isfinite(st->loss))
         return gsg_err_set(GSG_E_NUMERIC, "step %lld (epoch %lld): loss is %g", (long long)tr->step, (long long)epoch, st->loss);
-    for (int v = 0; v < tr->nctx; v++)   /* every gradient the backward pass will read (2-view: B rows scattered in) */
-        if (!all_finite(tr->dp[v], N * D))
-            return gsg_err_set(GSG_E_NUMERIC, "step %lld (epoch %lld): loss %g, but the gradient of view %s is not finite",
-                               (long long)tr->step, (long long)epoch, st->loss, gsg_view_name(v));
+    if (bad_view >= 0)
+        return gsg_err_set(GSG_E_NUMERIC, "step %lld (epoch %lld): loss %g, but the gradient of view %s is not finite",
+                           (long long)tr->step, (long long)epoch, st->loss, gsg_view_name(bad_view));
+    if (tr->dist) {
+        /* each rank's loss is its batch's mean: 1/world makes the summed gradients the global batch's
+         * mean (exact for a power-of-two world) */
+        const float s = 1.0f / (float)tr->world;
+        for (int v = 0; v < tr->nctx; v++)
+            for (int64_t i = 0; i < N * D; i++) tr->dp[v][i] *= s;
+    }
     /* collapse monitors on the online network's view-A1 projections and features */
     st->erank_z = st->erank_h = st->std_z = st->cos_views = NAN;
     if (tr->monitor_every > 0 && tr->step % tr->monitor_every == 0) {
@@ -459,6 +514,11 @@ gsg_status gsg_trainer_step(struct gsg_trainer *tr, const struct gsg_train_batch
         if (tr->dev != GSG_DEV_CPU) GSG_TRY(gsg_tensor_from_host(&g, tr->dp[v]));
         GSG_TRY(gsg_net_backward(tr->net, tr->ctx[v], NULL, &g));
     }
+    if (tr->dist) {
+        struct gsg_tensor ga = *gsg_net_grad_arena(tr->net);
+        GSG_TRY(gsg_comm_allreduce(tr->dist, &ga, "gradients"));
+        GSG_TRY(gsg_comm_device_wait(tr->dist, "gradients"));
+    }
     double base = gsg_train_base_lr(c);
     st->lr = gsg_lr_cosine(base, 0.0, (double)epoch, (double)c->epochs, (double)c->warmup);
     st->lr_pred = c->fix_pred_lr ? base : st->lr;
@@ -471,6 +531,42 @@ gsg_status gsg_trainer_step(struct gsg_trainer *tr, const struct gsg_train_batch
     }
     tr->step++;
     st->seconds = gsg_now() - t0;
+    st->comm_seconds = gsg_comm_take_seconds(tr->dist, &st->comm_calls);
+    return GSG_OK;
+}
+
+/* 64-bit FNV-1a over 8-byte words of a tensor's bytes (staged to the host on a device) */
+static gsg_status hash_tensor(uint64_t *h, const struct gsg_tensor *t)
+{
+    size_t bytes = gsg_tensor_nbytes(t);
+    const unsigned char *p = t->data;
+    unsigned char *buf = NULL;
+    if (t->dev != GSG_DEV_CPU) {
+        buf = malloc(bytes ? bytes : 1);
+        if (!buf) return gsg_err_set(GSG_E_NOMEM, "out of memory");
+        gsg_status st = gsg_tensor_to_host(buf, t);
+        if (st < 0) { free(buf); return st; }
+        p = buf;
+    }
+    uint64_t x = *h;
+    size_t i = 0;
+    for (; i + 8 <= bytes; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        x = (x ^ w) * 0x100000001b3ull;
+    }
+    for (; i < bytes; i++) x = (x ^ p[i]) * 0x100000001b3ull;
+    *h = x;
+    free(buf);
+    return GSG_OK;
+}
+
+gsg_status gsg_trainer_state_hash(struct gsg_trainer *tr, uint64_t *h)
+{
+    *h = 0xcbf29ce484222325ull;
+    GSG_TRY(hash_tensor(h, gsg_net_param_arena(tr->net)));
+    GSG_TRY(hash_tensor(h, gsg_sgd_momentum_arena(tr->opt)));
+    if (tr->target) GSG_TRY(hash_tensor(h, gsg_net_param_arena(tr->target)));
     return GSG_OK;
 }
 

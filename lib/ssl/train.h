@@ -42,10 +42,11 @@ struct gsg_train_config {
     int ema_cosine;            /* 1: BYOL's cosine schedule of the EMA momentum to 1.0 */
     int64_t epochs, warmup;    /* warmup in epochs (linear), then cosine to 0 */
     int64_t steps_per_epoch;   /* batches per epoch */
-    int64_t batch;             /* images per batch (the stream's N) */
+    int64_t batch;             /* images per global batch: the stream's N times the ranks (the lr rule's B) */
     int64_t image_h, image_w;  /* input size */
     uint64_t seed;
-    int64_t rank;              /* data-parallel rank (the permutation key) */
+    int64_t rank;              /* data-parallel rank (the permutation key); placement: not in gsg.config */
+    int64_t world;             /* ranks sharing each batch (0 or 1: one); placement: not in gsg.config */
     struct gsg_net_config net; /* net.pred_hidden == 0: the no-predictor ablation */
 };
 
@@ -79,6 +80,8 @@ struct gsg_train_stats {
     double std_z;               /* mean per-dimension std of L2-normalised z (about 1/sqrt(D)) */
     double cos_views;           /* mean cos(zA1, zA2) */
     double seconds, select_seconds;   /* whole step; GSG selection + loss */
+    double comm_seconds;        /* in collectives (BN statistics, reductions, gradients): 0 on one rank */
+    int64_t comm_calls;
     const float *z[4];          /* the targets' raw projections A1,A2,B1,B2 [N,D] (gsg only) */
     const int64_t *perm, *choice;     /* [N] (gsg only) */
     const float *loss_rows;     /* [N] */
@@ -100,6 +103,21 @@ void gsg_trainer_set_monitor_every(struct gsg_trainer *tr, int64_t k);
 /* One training step. GSG_E_NUMERIC (message names step and loss) leaves parameters,
  * optimiser state and step count as they were. */
 gsg_status gsg_trainer_step(struct gsg_trainer *tr, const struct gsg_train_batch *b, struct gsg_train_stats *st);
+
+/* Data-parallel training over the ranks of d (lib/dist/dist.h), which outlives the trainer: each
+ * rank steps on its batch.N = batch / world images; the loss gradients are scaled by 1/world, the
+ * parameter gradients summed over the ranks (one all-reduce of the flat gradient arena after the
+ * backward pass), so every rank applies the global batch's mean gradient; with sync_bn every
+ * training-mode BN (online and BYOL target) normalises with the statistics of the global batch
+ * (SyncBN), else with its rank's. The loss, choice counts and the non-finite verdict are reduced
+ * before the backward pass, so the ranks agree on them; the monitors are the rank's own. The GSG
+ * permutation is keyed by the rank. A one-rank d changes nothing. */
+struct gsg_comm;
+gsg_status gsg_trainer_set_dist(struct gsg_trainer *tr, struct gsg_comm *d, int sync_bn);
+
+/* A hash of what data-parallel ranks keep equal: parameters, momentum and a BYOL target's parameters
+ * (not the BN running statistics, which --local-bn leaves per rank). */
+gsg_status gsg_trainer_state_hash(struct gsg_trainer *tr, uint64_t *h);
 
 /* Checkpoint: parameters, buffers, target, momentum, gsg.config and gsg.state (step=, epoch=). */
 gsg_status gsg_trainer_save(struct gsg_trainer *tr, const char *path);
