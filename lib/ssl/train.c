@@ -516,8 +516,10 @@ gsg_status gsg_trainer_step(struct gsg_trainer *tr, const struct gsg_train_batch
     }
     if (tr->dist) {
         struct gsg_tensor ga = *gsg_net_grad_arena(tr->net);
+        double tg = gsg_now();
         GSG_TRY(gsg_comm_allreduce(tr->dist, &ga, "gradients"));
         GSG_TRY(gsg_comm_device_wait(tr->dist, "gradients"));
+        st->grad_seconds = gsg_now() - tg;
     }
     double base = gsg_train_base_lr(c);
     st->lr = gsg_lr_cosine(base, 0.0, (double)epoch, (double)c->epochs, (double)c->warmup);

@@ -81,6 +81,7 @@ struct gsg_train_stats {
     double cos_views;           /* mean cos(zA1, zA2) */
     double seconds, select_seconds;   /* whole step; GSG selection + loss */
     double comm_seconds;        /* in collectives (BN statistics, reductions, gradients): 0 on one rank */
+    double grad_seconds;        /* of which the gradient all-reduce */
     int64_t comm_calls;
     const float *z[4];          /* the targets' raw projections A1,A2,B1,B2 [N,D] (gsg only) */
     const int64_t *perm, *choice;     /* [N] (gsg only) */

@@ -2,8 +2,9 @@
  * recipe with synthetic views: one process (`bench_mpi`) or R ranks (`mpirun -np R bench_mpi`), the
  * same global batch either way. Every rank steps on batch/R images with synchronised BN and one
  * gradient all-reduce per step; rank 0 prints the medians over the timed steps:
- *   RESULT ranks=R threads=T img_s=X step_s=Y comm_s=Z comm_share=S allreduce_mb=M
- * (comm: the time inside collectives, BN statistics included; img_s: global images per second).
+ *   RESULT ranks=R threads=T img_s=X step_s=Y comm_s=Z comm_share=S grad_s=G allreduce_mb=M
+ * (comm: the time inside collectives, BN statistics and the wait for the slower rank included;
+ * grad: the gradient all-reduce alone; img_s: global images per second).
  * `make bench-mpi` runs 1 rank x 2 threads against 2 ranks x 1 thread (tests/bench/mpi.mk).
  *
  * usage: bench_mpi [--batch 256] [--steps 3] [--warmup 1] [--gsg] [--local-bn] [--width W] */
@@ -80,23 +81,24 @@ int main(int argc, char **argv)
     if ((st = gsg_trainer_set_dist(tr, d, !local_bn)) < 0) goto out;
     gsg_trainer_set_monitor_every(tr, 0);
     struct gsg_train_batch b = {views, N, V, C, H, W, {0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}};
-    double ts[1000], tc[1000];
+    double ts[1000], tc[1000], tg[1000];
     int n = 0;
     for (int64_t i = 0; i < warmup + steps; i++) {
         struct gsg_train_stats ss;
         if ((st = gsg_trainer_step(tr, &b, &ss)) < 0) goto out;
         /* the slowest rank sets the pace: the step is rank 0's wall time, which waits for it */
-        if (i >= warmup) { ts[n] = ss.seconds; tc[n] = ss.comm_seconds; n++; }
+        if (i >= warmup) { ts[n] = ss.seconds; tc[n] = ss.comm_seconds; tg[n] = ss.grad_seconds; n++; }
         if (rank == 0)
-            fprintf(stderr, "  step %lld: %.3f s (collectives %.3f s in %lld calls)%s\n", (long long)i, ss.seconds, ss.comm_seconds,
-                    (long long)ss.comm_calls, i < warmup ? " warm-up" : "");
+            fprintf(stderr, "  step %lld: %.3f s (collectives %.3f s in %lld calls, gradients %.3f s)%s\n", (long long)i, ss.seconds,
+                    ss.comm_seconds, (long long)ss.comm_calls, ss.grad_seconds, i < warmup ? " warm-up" : "");
     }
-    double step_s = median(ts, n), comm_s = median(tc, n);
+    double step_s = median(ts, n), comm_s = median(tc, n), grad_s = median(tg, n);
     int64_t np = 0;
     gsg_net_grad_data(gsg_trainer_net(tr), &np);
     if (rank == 0)
-        printf("RESULT ranks=%d threads=%d img_s=%.3f step_s=%.4f comm_s=%.4f comm_share=%.4f allreduce_mb=%.1f\n", R,
-               omp_get_max_threads(), (double)B / step_s, step_s, comm_s, comm_s / step_s, R > 1 ? 4.0 * (double)np / 1048576.0 : 0.0);
+        printf("RESULT ranks=%d threads=%d img_s=%.3f step_s=%.4f comm_s=%.4f comm_share=%.4f grad_s=%.4f allreduce_mb=%.1f\n", R,
+               omp_get_max_threads(), (double)B / step_s, step_s, comm_s, comm_s / step_s, grad_s,
+               R > 1 ? 4.0 * (double)np / 1048576.0 : 0.0);
 out:
     gsg_trainer_destroy(tr);
     free(views);

@@ -24,6 +24,6 @@ bench-mpi: $(BUILD)/bench/bench_mpi
 	@/usr/bin/python3 -c 'import re, statistics as s, sys; \
 	r = [dict(kv.split("=") for kv in l.split()[1:]) for l in open(sys.argv[1]) if l.startswith("RESULT")]; \
 	g = lambda n, k: s.median(float(x[k]) for x in r if x["ranks"] == n); \
-	print("== bench-mpi: 1 rank x 2 threads %.2f images/s; 2 ranks x 1 thread %.2f images/s (%.2fx), collectives %.1f%% of the 2-rank step, %.1f MiB of gradients all-reduced per step" \
-	      % (g("1", "img_s"), g("2", "img_s"), g("2", "img_s") / g("1", "img_s"), 100 * g("2", "comm_share"), g("2", "allreduce_mb")))' \
+	print("== bench-mpi: 1 rank x 2 threads %.2f images/s; 2 ranks x 1 thread %.2f images/s (%.2fx), collectives %.1f%% of the 2-rank step, of which the gradient all-reduce (%.1f MiB) %.3f s" \
+	      % (g("1", "img_s"), g("2", "img_s"), g("2", "img_s") / g("1", "img_s"), 100 * g("2", "comm_share"), g("2", "allreduce_mb"), g("2", "grad_s")))' \
 	    $(BUILD)/bench/bench_mpi.out
