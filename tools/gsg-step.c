@@ -356,6 +356,7 @@ static gsg_status metrics_open(FILE **out, const char *path, int resume, int64_t
  * cleanup (core/afile) and death by the same signal. Async-signal-safe: write(2), sigaction. */
 static volatile int64_t g_sig_step = -1, g_sig_saved = -1;
 static volatile int g_sig_progress, g_sig_ranks;
+static volatile sig_atomic_t g_saving, g_pending;   /* a signal during a checkpoint write waits for its end */
 
 static size_t put_str(char *b, size_t n, const char *x)
 {
@@ -375,6 +376,10 @@ static size_t put_i64(char *b, size_t n, int64_t v)
 
 static void on_interrupt(int sig)
 {
+    if (g_saving) {   /* the checkpoint being written lands first, so the message can name it */
+        g_pending = sig;
+        return;
+    }
     char b[512];
     size_t n = 0;
     int64_t step = g_sig_step, saved = g_sig_saved;
@@ -390,6 +395,18 @@ static void on_interrupt(int sig)
     (void)w;
     gsg_afile_install_signals();   /* its handler removes the temporary files, then dies by sig */
     raise(sig);                    /* pending until this handler returns */
+}
+
+/* Write the checkpoint of step `step`; SIGINT/SIGTERM/SIGHUP arriving meanwhile are handled after
+ * it (in whichever thread they land), when the last-checkpoint step they report is the file's. */
+static gsg_status save_ckpt(struct gsg_trainer *tr, const char *path, int64_t step)
+{
+    g_saving = 1;
+    gsg_status st = gsg_trainer_save(tr, path);
+    if (st >= 0) g_sig_saved = step;
+    g_saving = 0;
+    if (g_pending) raise(g_pending);
+    return st;
 }
 
 static void install_interrupt(void)
@@ -696,7 +713,7 @@ int main(int argc, char **argv)
             if (dw && s.step % o.dump_every == 0 && (st = write_dump(dw, zbuf, &s, cfg.dist)) < 0) goto out;
             if (o.ckpt && o.save_every && done % o.save_every == 0 && done < stop) {
                 if ((st = check_same_state(dist, tr, "at a checkpoint")) < 0) goto out;
-                if (writer && (st = gsg_trainer_save(tr, o.ckpt)) < 0) goto out;
+                if (writer && (st = save_ckpt(tr, o.ckpt, done)) < 0) goto out;
                 last_saved = done;
                 g_sig_saved = done;
             }
@@ -711,7 +728,7 @@ int main(int argc, char **argv)
     gsg_progress_finish(&prog, gsg_trainer_step_index(tr), NULL);
     const int64_t got = gsg_trainer_step_index(tr);
     if (o.ckpt && (st = check_same_state(dist, tr, "at the last checkpoint")) < 0) goto out;
-    if (o.ckpt && writer && (st = gsg_trainer_save(tr, o.ckpt)) < 0) goto out;
+    if (o.ckpt && writer && (st = save_ckpt(tr, o.ckpt, got)) < 0) goto out;
     g_sig_saved = o.ckpt ? got : g_sig_saved;
     if (dw) { st = gsg_tstream_close(dw); dw = NULL; if (st < 0) goto out; }
     if (got < stop) {

@@ -172,25 +172,19 @@ static gsg_status host_allreduce(struct gsg_comm *d, void *x, int64_t n, MPI_Dat
 }
 #endif
 
-gsg_status gsg_comm_allreduce_f64(struct gsg_comm *d, double *x, int64_t n, const char *what)
+static gsg_status reduce_f64(struct gsg_comm *d, double *x, int64_t n, int max, const char *what)
 {
     if (!d || d->size == 1) return GSG_OK;
 #ifdef GSG_HAVE_MPI
-    return host_allreduce(d, x, n, MPI_DOUBLE, MPI_SUM, what);
+    return host_allreduce(d, x, n, MPI_DOUBLE, max ? MPI_MAX : MPI_SUM, what);
 #else
+    (void)x; (void)n; (void)max; (void)what;
     return GSG_OK;
 #endif
 }
 
-gsg_status gsg_comm_max_f64(struct gsg_comm *d, double *x, int64_t n, const char *what)
-{
-    if (!d || d->size == 1) return GSG_OK;
-#ifdef GSG_HAVE_MPI
-    return host_allreduce(d, x, n, MPI_DOUBLE, MPI_MAX, what);
-#else
-    return GSG_OK;
-#endif
-}
+gsg_status gsg_comm_allreduce_f64(struct gsg_comm *d, double *x, int64_t n, const char *what) { return reduce_f64(d, x, n, 0, what); }
+gsg_status gsg_comm_max_f64(struct gsg_comm *d, double *x, int64_t n, const char *what) { return reduce_f64(d, x, n, 1, what); }
 
 gsg_status gsg_comm_bcast(struct gsg_comm *d, void *buf, size_t bytes, int root, const char *what)
 {

@@ -131,31 +131,34 @@ for x, y in zip(a, b):
     assert abs(x['loss'] - y['loss']) <= 1e-3 * abs(x['loss']) + 1e-6, (x['loss'], y['loss'])"
 }
 
-@test "mpi: a rank that hangs ends the job with exit 1 and a message within the timeout" {
-    mpi2 gsg-step $NET --lr 0.05 -i "$F/L%r.gsgt" --dist-timeout 3 >"$T/h.out" 2>&1 &
-    local job=$! p=""
-    for _ in $(seq 100); do p=$(rankpid 1 "L%r"); [ -n "$p" ] && grep -q config "$T/h.out" && break; sleep 0.1; done
-    sleep 0.5
-    kill -STOP "$p"
-    local t0=$SECONDS rc=0
+# signal_rank1 SIGNAL OUT ARGS...: start the 64-step 2-rank run with ARGS (output to OUT), send SIGNAL
+# to rank 1 once it is training; then wait: $rc the job's status, $took its seconds after the signal
+signal_rank1() {
+    local sig=$1 out=$2 p="" job
+    shift 2
+    mpi2 gsg-step $NET --lr 0.05 -i "$F/L%r.gsgt" "$@" >"$out" 2>&1 &
+    job=$!
+    for _ in $(seq 100); do p=$(rankpid 1 "L%r"); [ -n "$p" ] && grep -q config "$out" && break; sleep 0.1; done
+    sleep 1
+    kill "-$sig" "$p"
+    local t0=$SECONDS
+    rc=0
     wait $job || rc=$?
-    cat "$T/h.out"
+    took=$((SECONDS - t0))
+    cat "$out"
+}
+
+@test "mpi: a rank that hangs ends the job with exit 1 and a message within the timeout" {
+    signal_rank1 STOP "$T/h.out" --dist-timeout 3
     [ "$rc" -eq 1 ]
-    [ $((SECONDS - t0)) -le 20 ]
+    [ "$took" -le 20 ]
     grep -q 'gsg-step\[0/2\]: step [0-9]*: .*no answer from the other ranks in 3 s' "$T/h.out"
 }
 
 @test "mpi: a rank killed ends the job non-zero, and the survivor says where it stopped" {
-    mpi2 gsg-step $NET --lr 0.05 -i "$F/L%r.gsgt" --ckpt "$T/k.gsgt" --save-every 2 --dist-timeout 10 >"$T/k.out" 2>&1 &
-    local job=$! p=""
-    for _ in $(seq 100); do p=$(rankpid 1 "L%r"); [ -n "$p" ] && grep -q config "$T/k.out" && break; sleep 0.1; done
-    sleep 1
-    kill -KILL "$p"
-    local t0=$SECONDS rc=0
-    wait $job || rc=$?
-    cat "$T/k.out"
+    signal_rank1 KILL "$T/k.out" --ckpt "$T/k.gsgt" --save-every 2 --dist-timeout 10
     [ "$rc" -ne 0 ]
-    [ $((SECONDS - t0)) -le 20 ]
+    [ "$took" -le 20 ]
     grep -q 'gsg-step\[0/2\]: interrupted at step [0-9]*, last checkpoint at step' "$T/k.out"
     # what rank 0 saved is whole and resumable
     run -0 gsg-tensor info "$T/k.gsgt"
