@@ -12,6 +12,7 @@
 #include "io/norm.h"
 #include "io/tstream.h"
 #include "nn/net.h"
+#include "cuda/gsg_cuda.h"
 
 static const char *PROG = "gsg-encode";
 
@@ -48,6 +49,8 @@ static void usage(void)
            "      --seed N           --init, --like: initialisation seed (default 0)\n"
            "  -b, --batch N          images per forward pass (default 256); memory is fixed by it\n"
            "      --device D         cpu|cuda (default cpu)\n"
+           "      --precision P      cuda: fp32 (default; matches the CPU) | bf16 (tensor-core convolutions and\n"
+           "                         linear layers, f32 storage; overrides the GSG_PRECISION environment variable)\n"
            "      --mean A,B,C       normalisation mean (default: the input's meta, else the recipe's)\n"
            "      --std A,B,C        normalisation std (likewise)\n"
            "  -l, --level N          zstd level 0..19 (default 1)\n"
@@ -73,6 +76,8 @@ struct encode_opts {
     char like_recipe[32];
     int64_t seed, batch, level, width, proj, pred;
     enum gsg_dev dev;
+    enum gsg_precision precision;
+    int precision_set;
     float mean[3], std[3];
 };
 
@@ -95,7 +100,7 @@ static int parse_floats3(const char *opt, const char *s, float *v)
 
 static int parse(int argc, char **argv, struct encode_opts *o)
 {
-    enum { O_CKPT = 256, O_INIT, O_PIXELS, O_PROJ, O_TARGET, O_SEED, O_DEVICE, O_MEAN, O_STD, O_PROGRESS,
+    enum { O_CKPT = 256, O_INIT, O_PIXELS, O_PROJ, O_TARGET, O_SEED, O_DEVICE, O_PRECISION, O_MEAN, O_STD, O_PROGRESS,
            O_LIKE, O_ARCH, O_WIDTH, O_PROJDIM, O_PREDDIM, O_NOPRED };
     static const struct option lo[] = {
         {"ckpt", required_argument, 0, O_CKPT}, {"init", required_argument, 0, O_INIT},
@@ -103,6 +108,7 @@ static int parse(int argc, char **argv, struct encode_opts *o)
         {"projections", no_argument, 0, O_PROJ}, {"target", no_argument, 0, O_TARGET},
         {"seed", required_argument, 0, O_SEED}, {"batch", required_argument, 0, 'b'},
         {"device", required_argument, 0, O_DEVICE}, {"mean", required_argument, 0, O_MEAN},
+        {"precision", required_argument, 0, O_PRECISION},
         {"std", required_argument, 0, O_STD}, {"level", required_argument, 0, 'l'}, {"force", no_argument, 0, 'f'},
         {"progress", no_argument, 0, O_PROGRESS}, {"like", required_argument, 0, O_LIKE},
         {"arch", required_argument, 0, O_ARCH}, {"width", required_argument, 0, O_WIDTH},
@@ -146,6 +152,10 @@ static int parse(int argc, char **argv, struct encode_opts *o)
         case 'l': if (gsg_parse_i64("--level", optarg, 0, 19, &o->level)) return 2; break;
         case 'f': o->force = 1; break;
         case O_PROGRESS: o->progress = 1; break;
+        case O_PRECISION:
+            if (gsg_precision_parse(optarg, &o->precision)) return gsg_tool_usage_error("--precision: '%s' is not fp32 or bf16", optarg);
+            o->precision_set = 1;
+            break;
         case 'h': usage(); return -1;
         case 'V': printf("%s %s\n", PROG, GSG_VERSION); return -1;
         case ':': return gsg_tool_usage_error("option '%s' needs an argument", argv[optind - 1]);
@@ -165,6 +175,9 @@ static int parse(int argc, char **argv, struct encode_opts *o)
     if (o->target && !o->ckpt) return gsg_tool_usage_error("--target needs --ckpt");
     if (o->pixels && o->projections) return gsg_tool_usage_error("--pixels has no projections");
     if (o->mean_set != o->std_set) return gsg_tool_usage_error("give --mean and --std together");
+    if (o->precision_set && o->precision != GSG_PREC_FP32 && o->dev != GSG_DEV_CUDA)
+        return gsg_tool_usage_error("--precision %s needs --device cuda (the CPU engine computes in fp32)", gsg_precision_name(o->precision));
+    if (o->precision_set) gsg_cuda_set_precision(o->precision);
     return 0;
 }
 

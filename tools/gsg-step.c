@@ -17,6 +17,7 @@
 #include "io/tstream.h"
 #include "eval/monitor.h"
 #include "ssl/train.h"
+#include "cuda/gsg_cuda.h"
 
 static const char *PROG = "gsg-step";
 static char g_prog[64] = "gsg-step";   /* "gsg-step[R/N]" under several ranks: every message says which */
@@ -76,6 +77,8 @@ static void usage(void)
            "      --knn-t T           temperature (default 0.1)\n"
            "      --threads T         OpenMP threads\n"
            "      --device D          cpu|cuda (default cpu)\n"
+           "      --precision P       cuda: fp32 (default; matches the CPU) | bf16 (tensor-core convolutions and\n"
+           "                          linear layers; f32 storage, BN statistics and loss; overrides GSG_PRECISION)\n"
            "Data-parallel (mpirun/srun, docs/distributed.md): every rank reads its shard of each global batch\n"
            "(gsg-augment --shard auto); the batch and the lr rule are global; rank 0 alone writes --ckpt,\n"
            "--metrics, --dump and the k-NN lines (a path with %%r is written by every rank, %%r its rank).\n"
@@ -102,7 +105,7 @@ enum {
     O_METHOD = 256, O_GSG, O_PAIRING, O_DISTANCE, O_NOPRED, O_FIXPRED, O_RECIPE, O_ARCH, O_WIDTH, O_PROJ, O_PRED,
     O_LR, O_WD, O_MOM, O_EMA, O_EMACOS, O_EPOCHS, O_WARMUP, O_SPE, O_SEED, O_RANK, O_STEPS, O_CKPT, O_SAVE, O_RESUME,
     O_METRICS, O_MONITOR, O_DUMP, O_DUMPEVERY, O_THREADS, O_DEVICE, O_PROGRESS,
-    O_KNN_EVERY, O_KNN_BANK, O_KNN_TEST, O_KNN_K, O_KNN_T, O_PRINTCFG, O_LOCALBN, O_DISTTIMEOUT,
+    O_KNN_EVERY, O_KNN_BANK, O_KNN_TEST, O_KNN_K, O_KNN_T, O_PRINTCFG, O_LOCALBN, O_DISTTIMEOUT, O_PRECISION,
 };
 
 struct step_opts {
@@ -112,6 +115,8 @@ struct step_opts {
     enum gsg_method method;
     int gsg, no_pred, fix_pred, ema_cos, progress, pairing_set, dist_set, print_config, local_bn, rank_set;
     double dist_timeout;
+    enum gsg_precision precision;
+    int precision_set;
     enum gsg_pairing pairing;
     enum gsg_dist dist;
     int64_t width, proj, pred, epochs, warmup, spe, seed, rank, steps, save_every, monitor_every, dump_every, threads;
@@ -132,7 +137,7 @@ static int parse(int argc, char **argv, struct step_opts *o)
         {"ckpt", 1, 0, O_CKPT}, {"save-every", 1, 0, O_SAVE}, {"resume", 1, 0, O_RESUME}, {"metrics", 1, 0, O_METRICS},
         {"monitor-every", 1, 0, O_MONITOR}, {"dump", 1, 0, O_DUMP}, {"dump-every", 1, 0, O_DUMPEVERY},
         {"threads", 1, 0, O_THREADS}, {"device", 1, 0, O_DEVICE}, {"progress", 0, 0, O_PROGRESS},
-        {"local-bn", 0, 0, O_LOCALBN}, {"dist-timeout", 1, 0, O_DISTTIMEOUT},
+        {"local-bn", 0, 0, O_LOCALBN}, {"dist-timeout", 1, 0, O_DISTTIMEOUT}, {"precision", 1, 0, O_PRECISION},
         {"knn-every", 1, 0, O_KNN_EVERY}, {"knn-bank", 1, 0, O_KNN_BANK}, {"knn-test", 1, 0, O_KNN_TEST},
         {"knn-k", 1, 0, O_KNN_K}, {"knn-t", 1, 0, O_KNN_T}, {"print-config", 0, 0, O_PRINTCFG},
         {"input", 1, 0, 'i'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
@@ -205,6 +210,10 @@ static int parse(int argc, char **argv, struct step_opts *o)
             break;
         case O_PROGRESS: o->progress = 1; break;
         case O_LOCALBN: o->local_bn = 1; break;
+        case O_PRECISION:
+            if (gsg_precision_parse(optarg, &o->precision)) return gsg_tool_usage_error("--precision: '%s' is not fp32 or bf16", optarg);
+            o->precision_set = 1;
+            break;
         case O_DISTTIMEOUT: if (gsg_parse_f64("--dist-timeout", optarg, 0.01, 1e7, &o->dist_timeout)) return 2; break;
         case O_PRINTCFG: o->print_config = 1; break;
         case O_KNN_EVERY: if (gsg_parse_i64("--knn-every", optarg, 1, 1000000, &o->knn_every)) return 2; break;
@@ -225,6 +234,9 @@ static int parse(int argc, char **argv, struct step_opts *o)
     if (o->dump && !o->gsg) return gsg_tool_usage_error("--dump needs --gsg (it writes the GSG projections and choices)");
     if (o->no_pred && o->pred) return gsg_tool_usage_error("--no-predictor and --pred-dim exclude each other");
     if (o->save_every && !o->ckpt) return gsg_tool_usage_error("--save-every needs --ckpt");
+    if (o->precision_set && o->precision != GSG_PREC_FP32 && o->dev != GSG_DEV_CUDA)
+        return gsg_tool_usage_error("--precision %s needs --device cuda (the CPU engine computes in fp32)", gsg_precision_name(o->precision));
+    if (o->precision_set) gsg_cuda_set_precision(o->precision);
     if (o->knn_every && (!o->knn_bank || !o->knn_test)) return gsg_tool_usage_error("--knn-every needs --knn-bank FILE and --knn-test FILE");
     if (!o->knn_every && (o->knn_bank || o->knn_test)) return gsg_tool_usage_error("--knn-bank and --knn-test need --knn-every K");
     return 0;
@@ -430,6 +442,7 @@ static void config_text(char *buf, size_t cap, const struct gsg_train_config *c,
     gsg_meta_add(buf, cap, "stop_step", "%lld", (long long)stop);
     gsg_meta_add(buf, cap, "threads", "%d", o->threads ? (int)o->threads : omp_get_max_threads());
     gsg_meta_add(buf, cap, "device", "%s", o->dev == GSG_DEV_CUDA ? "cuda" : "cpu");
+    if (o->dev == GSG_DEV_CUDA) gsg_meta_add(buf, cap, "precision", "%s", gsg_precision_name(gsg_cuda_precision()));
     if (c->world > 1) {
         gsg_meta_add(buf, cap, "ranks", "%lld", (long long)c->world);
         gsg_meta_add(buf, cap, "rank_batch", "%lld", (long long)(c->batch / c->world));

@@ -182,3 +182,10 @@ assert np.allclose(a, b, rtol=1e-3, atol=1e-4), np.abs(a - b).max()"
     run -1 --separate-stderr bash -c "gsg-encode --pixels '$T/img.gsgt' > /dev/full"
     [[ "$stderr" == *"rror"* ]]
 }
+
+@test "gsg-encode --precision: bf16 needs --device cuda, unknown names are refused" {
+    run -2 gsg-encode --init cifar --precision bf16 /dev/null
+    [[ "$output" == *"--precision bf16 needs --device cuda"* ]]
+    run -2 gsg-encode --init cifar --device cuda --precision tf32 /dev/null
+    [[ "$output" == *"--precision: 'tf32' is not fp32 or bf16"* ]]
+}

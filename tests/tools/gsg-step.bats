@@ -367,3 +367,16 @@ print(" ".join(str(json.loads(l)["step"]) for l in open(sys.argv[1])))' "$T/$sig
         [ -s "$T/cu.gsgt" ]
     fi
 }
+
+@test "gsg-step --precision: bf16 needs --device cuda; the cuda config line names the precision" {
+    run -2 gsg-step $TINY --precision bf16 -i "$F/v4.gsgt"
+    [[ "$output" == *"--precision bf16 needs --device cuda (the CPU engine computes in fp32)"* ]]
+    run -2 gsg-step $TINY --precision fp16 -i "$F/v4.gsgt"
+    [[ "$output" == *"--precision: 'fp16' is not fp32 or bf16"* ]]
+    run -0 gsg-step $TINY --precision fp32 --print-config -i "$F/v4.gsgt"
+    [[ "$output" != *"precision="* ]]   # the CPU has one precision
+    run -0 gsg-step $TINY --device cuda --precision bf16 --print-config -i "$F/v4.gsgt"
+    [[ "$output" == *"precision=bf16"* ]]
+    GSG_PRECISION=bf16 run -0 gsg-step $TINY --device cuda --precision fp32 --print-config -i "$F/v4.gsgt"
+    [[ "$output" == *"precision=fp32"* ]]   # the option wins over the environment
+}
