@@ -102,3 +102,15 @@ EOF2
         [ "$status" -eq 77 ]
     fi
 }
+
+@test "tests/gpu/test_step_gpu.c: its harness, built against the CPU itself, compares and passes (distance 0)" {
+    cd "$R"
+    local cflags libs
+    cflags=$(make -s --no-print-directory print-config BUILD="${GSG_BUILD:-build}" | sed -n 's/^CFLAGS=//p')
+    libs=$(make -s --no-print-directory print-config BUILD="${GSG_BUILD:-build}" | sed -n 's/^LDLIBS=//p')
+    cc $cflags -Itests/unit -DSTEP_TEST_DEV=GSG_DEV_CPU tests/gpu/test_step_gpu.c -o "$T/step_self" -fopenmp "$B/libgsg.a" $libs
+    run -0 "$T/step_self"
+    [ "$(grep -c '^PASS' <<<"$output")" -eq 4 ]
+    # the CPU's own spread (the tolerance's base) is measured, not zero; the self-distance is 0
+    grep -Eq 'CPU spread [0-9.]*[1-9][0-9.e-]*, CUDA 0$' <<<"$output"
+}
