@@ -129,7 +129,7 @@ static int parse(int argc, char **argv, struct encode_opts *o)
         case O_PIXELS: o->pixels = 1; break;
         case O_LIKE: o->like = optarg; break;
         case O_ARCH:
-            if (strcmp(optarg, "resnet18") && strcmp(optarg, "resnet34") && strcmp(optarg, "resnet50"))
+            if (gsg_arch_parse(optarg, &(enum gsg_arch){0}) < 0)
                 return gsg_tool_usage_error("--arch: '%s' is not resnet18, resnet34 or resnet50", optarg);
             o->arch = optarg;
             break;
@@ -200,11 +200,7 @@ static gsg_status resolve_model(struct encode_opts *o)
         return st;
     }
     GSG_TRY(gsg_net_config_recipe(&o->cfg, o->init));
-    if (o->arch) o->cfg.arch = !strcmp(o->arch, "resnet18") ? GSG_ARCH_RESNET18 : !strcmp(o->arch, "resnet34") ? GSG_ARCH_RESNET34 : GSG_ARCH_RESNET50;
-    if (o->width) o->cfg.width = (int)o->width;
-    if (o->proj) o->cfg.proj_dim = o->cfg.proj_hidden = (int)o->proj;
-    if (o->pred) o->cfg.pred_hidden = (int)o->pred;
-    if (o->no_pred) o->cfg.pred_hidden = 0;
+    gsg_net_config_override(&o->cfg, &(struct gsg_net_overrides){o->arch, o->width, o->proj, o->pred, o->no_pred});
     return gsg_net_config_check(&o->cfg);
 }
 

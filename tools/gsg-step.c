@@ -177,7 +177,7 @@ static int parse(int argc, char **argv, struct step_opts *o)
             o->recipe = optarg;
             break;
         case O_ARCH:
-            if (strcmp(optarg, "resnet18") && strcmp(optarg, "resnet34") && strcmp(optarg, "resnet50"))
+            if (gsg_arch_parse(optarg, &(enum gsg_arch){0}) < 0)
                 return gsg_tool_usage_error("--arch: '%s' is not resnet18, resnet34 or resnet50", optarg);
             o->arch = optarg;
             break;
@@ -258,11 +258,7 @@ static gsg_status make_config(struct gsg_train_config *c, const struct step_opts
     c->pairing = o->pairing;
     c->dist = o->dist;
     c->fix_pred_lr |= o->fix_pred;
-    if (o->arch) c->net.arch = !strcmp(o->arch, "resnet18") ? GSG_ARCH_RESNET18 : !strcmp(o->arch, "resnet34") ? GSG_ARCH_RESNET34 : GSG_ARCH_RESNET50;
-    if (o->width) c->net.width = (int)o->width;
-    if (o->proj) c->net.proj_dim = c->net.proj_hidden = (int)o->proj;
-    if (o->pred) c->net.pred_hidden = (int)o->pred;
-    if (o->no_pred) c->net.pred_hidden = 0;
+    gsg_net_config_override(&c->net, &(struct gsg_net_overrides){o->arch, o->width, o->proj, o->pred, o->no_pred});
     if (o->set_lr) c->lr = o->lr;
     if (o->set_wd) c->wd = o->wd;
     if (o->set_mom) c->momentum = o->mom;

@@ -123,6 +123,24 @@ struct gsg_net_ctx {
 };
 
 /* ---------------- config ---------------- */
+int gsg_arch_parse(const char *s, enum gsg_arch *out)
+{
+    static const enum gsg_arch all[] = {GSG_ARCH_RESNET18, GSG_ARCH_RESNET34, GSG_ARCH_RESNET50};
+    for (size_t i = 0; s && i < sizeof all / sizeof all[0]; i++)
+        if (!strcmp(s, gsg_arch_name(all[i]))) { *out = all[i]; return 0; }
+    return -1;
+}
+
+void gsg_net_config_override(struct gsg_net_config *c, const struct gsg_net_overrides *o)
+{
+    enum gsg_arch a;
+    if (o->arch && gsg_arch_parse(o->arch, &a) == 0) c->arch = a;
+    if (o->width) c->width = (int)o->width;
+    if (o->proj) c->proj_dim = c->proj_hidden = (int)o->proj;
+    if (o->pred) c->pred_hidden = (int)o->pred;
+    if (o->no_pred) c->pred_hidden = 0;
+}
+
 const char *gsg_arch_name(enum gsg_arch a)
 {
     switch (a) {
@@ -222,10 +240,7 @@ gsg_status gsg_net_config_parse(struct gsg_net_config *c, const char *text)
     memset(c, 0, sizeof *c);
     if (!gsg_meta_get(text, "arch", v, sizeof v))
         return gsg_err_set(GSG_E_FORMAT, "configuration: missing key 'arch'");
-    if (!strcmp(v, "resnet18")) c->arch = GSG_ARCH_RESNET18;
-    else if (!strcmp(v, "resnet34")) c->arch = GSG_ARCH_RESNET34;
-    else if (!strcmp(v, "resnet50")) c->arch = GSG_ARCH_RESNET50;
-    else return gsg_err_set(GSG_E_FORMAT, "configuration: arch '%s': expected resnet18, resnet34 or resnet50", v);
+    if (gsg_arch_parse(v, &c->arch) < 0) return gsg_err_set(GSG_E_FORMAT, "configuration: arch '%s': expected resnet18, resnet34 or resnet50", v);
     if (!gsg_meta_get(text, "stem", v, sizeof v))
         return gsg_err_set(GSG_E_FORMAT, "configuration: missing key 'stem'");
     if (!strcmp(v, "cifar")) c->stem = GSG_STEM_CIFAR;

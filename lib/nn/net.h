@@ -74,6 +74,16 @@ int gsg_net_config_format(const struct gsg_net_config *cfg, char *buf, size_t ca
  * be present. GSG_E_FORMAT naming the key otherwise. */
 gsg_status gsg_net_config_parse(struct gsg_net_config *cfg, const char *text);
 const char *gsg_arch_name(enum gsg_arch a);   /* "resnet18" ... */
+int gsg_arch_parse(const char *s, enum gsg_arch *out);   /* 0, or -1 for an unknown name */
+/* The model options of gsg-step and gsg-encode --init: arch (NULL: keep), width, proj (the projector's
+ * output and hidden width), pred (predictor hidden width), 0 for "keep"; no_pred: no predictor. An
+ * unknown arch name is left to the caller's option parsing (it keeps the recipe's). */
+struct gsg_net_overrides {
+    const char *arch;
+    int64_t width, proj, pred;
+    int no_pred;
+};
+void gsg_net_config_override(struct gsg_net_config *cfg, const struct gsg_net_overrides *o);
 const char *gsg_stem_name(enum gsg_stem s);   /* "cifar" / "imagenet" */
 int gsg_net_feature_dim(const struct gsg_net_config *cfg);   /* F */
 /* Trainable scalars of the network cfg describes (gsg_net_param_numel without the arena's padding). */
