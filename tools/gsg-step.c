@@ -586,7 +586,13 @@ int main(int argc, char **argv)
     if (st < 0) goto out;
     /* the first batch fixes the shapes, the normalisation and the schedule */
     st = gsg_tstream_read(r, &rec);
-    if (st == GSG_END) { st = gsg_err_set(GSG_E_FORMAT, "%s: expected records 'views' u8 [N,V,C,H,W], found none", gsg_tstream_path(r)); goto out; }
+    if (st == GSG_END) st = gsg_err_set(GSG_E_FORMAT, "%s: expected records 'views' u8 [N,V,C,H,W], found none", gsg_tstream_path(r));
+    if (st < 0 && world > 1 && rank > 0 && !strcmp(o.input, "-")) {
+        char m[1024];
+        snprintf(m, sizeof m, "%s", gsg_err_msg());
+        st = gsg_err_set(st, "%s (under mpirun only rank 0 has the launcher's stdin: give each rank its own pipe, "
+                         "sh -c 'gsg-augment ... --shard auto | gsg-step ...', or -i FILE with %%r)", m);
+    }
     if (st < 0) goto out;
     int64_t vd[5] = {-1, -1, -1, -1, -1};
     if ((st = gsg_tstream_expect(r, &rec, "views", GSG_DTYPE_U8, 5, vd)) < 0) goto out;
