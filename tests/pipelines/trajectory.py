@@ -19,6 +19,7 @@ the trajectories within about 15 steps (spread ~ movement, docs/parity.md), so t
 losses carry most of the evidence. Exit 0 and one 'ok' line, 1 with a line per mismatch, 77
 without torch."""
 import json
+import os
 import sys
 import time
 
@@ -49,6 +50,10 @@ def main(argv):
     re_, _, ste = load_ckpt(end_p)
     s0, s1 = int(st['step']), int(ste['step'])
     gsg = cfg.get('gsg') == '1'
+    # the mutation check (trajectory.bats): TRAJ_LR_SCALE=x runs the torch loops at x times gsg's lr,
+    # the size of error the comparison must catch
+    if os.environ.get('TRAJ_LR_SCALE'):
+        cfg = dict(cfg, lr=repr(float(cfg['lr']) * float(os.environ['TRAJ_LR_SCALE'])))
     rows = {r['step']: r for r in map(json.loads, open(metrics_p))}
     dump = {(q, n): a for q, n, a, _ in read_meta(dump_p)} if gsg else {}
     views, norm = {}, None
@@ -80,7 +85,7 @@ def main(argv):
         A = {k: v.astype(np.float32) for k, v in ra['w'].items()} | {k: A[k] for k in A if k not in ra['w']}
         Bs = [{k: v.astype(np.float32) for k, v in r['w'].items()} | {k: B[k] for k in B if k not in r['w']}
               for B, r in zip(Bs, rbs)]
-        env = max([env] + [abs(r['loss'] - ra['loss']) for r in rbs])
+        env = max([env] + [abs(r["loss"] - ra["loss"]) for r in rbs])
         e = abs(rows[s]['loss'] - ra['loss'])
         worst = max(worst, e / (env + 1e-6))
         if e > TOL * env + 1e-6:
