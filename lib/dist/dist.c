@@ -150,18 +150,21 @@ static gsg_status wait_req(struct gsg_comm *d, MPI_Request *q, const char *what,
     return GSG_OK;
 }
 
-static gsg_status host_allreduce(struct gsg_comm *d, void *x, int64_t n, MPI_Datatype type, MPI_Op op, const char *what)
+/* One collective over n elements of type at x, in chunks of 2^30 (counts are int): an in-place
+ * all-reduce with op, or (root >= 0) a broadcast from root. Timed and counted. */
+static gsg_status host_collective(struct gsg_comm *d, void *x, int64_t n, MPI_Datatype type, MPI_Op op, int root,
+                                  const char *what)
 {
     if (d->broken) return gsg_err_set(GSG_E_IO, "rank %d of %d: %s: an earlier collective failed", d->rank, d->size, what);
     double t0 = gsg_now();
     char *p = x;
     int esz = 0;
     MPI_Type_size(type, &esz);
-    /* counts are int: large arrays go in chunks of 2^30 elements */
     for (int64_t o = 0; o < n;) {
         int64_t k = n - o < (1 << 30) ? n - o : (1 << 30);
         MPI_Request q;
-        int rc = MPI_Iallreduce(MPI_IN_PLACE, p + o * esz, (int)k, type, op, MPI_COMM_WORLD, &q);
+        int rc = root >= 0 ? MPI_Ibcast(p + o * esz, (int)k, type, root, MPI_COMM_WORLD, &q)
+                           : MPI_Iallreduce(MPI_IN_PLACE, p + o * esz, (int)k, type, op, MPI_COMM_WORLD, &q);
         if (rc != MPI_SUCCESS) return mpi_fail(d, rc, what);
         GSG_TRY(wait_req(d, &q, what, t0));
         o += k;
@@ -169,6 +172,11 @@ static gsg_status host_allreduce(struct gsg_comm *d, void *x, int64_t n, MPI_Dat
     d->comm_s += gsg_now() - t0;
     d->ncoll++;
     return GSG_OK;
+}
+
+static gsg_status host_allreduce(struct gsg_comm *d, void *x, int64_t n, MPI_Datatype type, MPI_Op op, const char *what)
+{
+    return host_collective(d, x, n, type, op, -1, what);
 }
 #endif
 
@@ -190,20 +198,9 @@ gsg_status gsg_comm_bcast(struct gsg_comm *d, void *buf, size_t bytes, int root,
 {
     if (!d || d->size == 1) return GSG_OK;
 #ifdef GSG_HAVE_MPI
-    if (d->broken) return gsg_err_set(GSG_E_IO, "rank %d of %d: %s: an earlier collective failed", d->rank, d->size, what);
-    double t0 = gsg_now();
-    for (size_t o = 0; o < bytes;) {
-        size_t k = bytes - o < ((size_t)1 << 30) ? bytes - o : ((size_t)1 << 30);
-        MPI_Request q;
-        int rc = MPI_Ibcast((char *)buf + o, (int)k, MPI_BYTE, root, MPI_COMM_WORLD, &q);
-        if (rc != MPI_SUCCESS) return mpi_fail(d, rc, what);
-        GSG_TRY(wait_req(d, &q, what, t0));
-        o += k;
-    }
-    d->comm_s += gsg_now() - t0;
-    d->ncoll++;
-    return GSG_OK;
+    return host_collective(d, buf, (int64_t)bytes, MPI_BYTE, MPI_OP_NULL, root, what);
 #else
+    (void)buf; (void)bytes; (void)root; (void)what;
     return GSG_OK;
 #endif
 }
