@@ -417,17 +417,6 @@ static gsg_status save_ckpt(struct gsg_trainer *tr, const char *path, int64_t st
     return st;
 }
 
-static void install_interrupt(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_interrupt;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-}
-
 /* The resolved configuration as key=value text (the checkpoint's gsg.config and the run's extras). */
 static void config_text(char *buf, size_t cap, const struct gsg_train_config *c, const struct step_opts *o,
                         int64_t total, int64_t stop)
@@ -568,7 +557,7 @@ int main(int argc, char **argv)
     const int writer = rank == 0;   /* checkpoints and the k-NN monitor */
     g_sig_ranks = world > 1;
     if (o.threads) omp_set_num_threads((int)o.threads);
-    install_interrupt();
+    gsg_afile_install_handler(on_interrupt);
 
     struct gsg_tstream_reader *r = NULL;
     struct gsg_tstream_writer *dw = NULL;

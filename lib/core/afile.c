@@ -28,11 +28,13 @@ static void on_signal(int sig)
     raise(sig);
 }
 
-void gsg_afile_install_signals(void)
+void gsg_afile_install_signals(void) { gsg_afile_install_handler(on_signal); }
+
+void gsg_afile_install_handler(void (*handler)(int))
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
+    sa.sa_handler = handler;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

@@ -28,6 +28,9 @@ gsg_status gsg_afile_commit(struct gsg_afile *af);   /* frees af */
 void gsg_afile_abort(struct gsg_afile *af);          /* frees af; removes the temp file */
 /* Remove every open temporary file, then take the signal's default action. */
 void gsg_afile_install_signals(void);
+/* A tool's own handler for SIGINT, SIGTERM and SIGHUP instead (it should end by calling
+ * gsg_afile_install_signals() and raising the signal again, so the files are removed). */
+void gsg_afile_install_handler(void (*handler)(int));
 /* Remove the stale temporaries of path by the rule above; returns how many were removed. */
 int gsg_afile_clean_stale(const char *path);
 /* 0 when name is "<base>.tmp.<host>-<pid>.XXXXXX" (host and pid returned), -1 otherwise. */

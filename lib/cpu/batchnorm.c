@@ -16,6 +16,7 @@
  * The partials live in a grow-only workspace owned by the calling thread: no allocation per call
  * once the largest C has been seen. */
 #include "cpu/cpu_ops.h"
+#include "cpu/cpu_engine.h"
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -84,6 +85,102 @@ static void split(int64_t G, int64_t t, int64_t nt, int64_t *g0, int64_t *g1)
     *g1 = *g0 + q + (t < r ? 1 : 0);
 }
 
+/* pass 1 of the fused BN+ReLU backward: sums of the ReLU-masked dy. gcc will not if-convert a
+ * float-mask select feeding double accumulators, so the mask is applied in f32 into a small
+ * on-stack chunk first; both loops then vectorise. */
+static void bwd_sums_masked(double *restrict sd, double *restrict sdx, const float *restrict dy,
+                            const float *restrict ry, const float *restrict x, const double *restrict mu, int64_t L)
+{
+    float gm[256];
+    for (int64_t i0 = 0; i0 < L; i0 += 256) {
+        const int64_t n = L - i0 < 256 ? L - i0 : 256;
+        #pragma omp simd
+        for (int64_t i = 0; i < n; i++) gm[i] = ry[i0 + i] > 0.0f ? dy[i0 + i] : 0.0f;
+        #pragma omp simd
+        for (int64_t i = 0; i < n; i++) {
+            double gv = gm[i];
+            sd[i0 + i] += gv;
+            sdx[i0 + i] += gv * ((double)x[i0 + i] - mu[i0 + i]);
+        }
+    }
+}
+
+/* The reduction pass every BN kernel shares: chunks [u0, u1) of NCH over the G = M / k groups of
+ * L = k*C lanes, each into its own 2*Lp partials (part + u*2*Lp), the rows after the last whole
+ * group joining the last chunk. Forward (dy NULL): sum(x - K), sum((x - K)^2); backward: sum(g),
+ * sum(g (x - K)) with g = dy, masked by relu_y > 0 when relu_y is given. Kext: K repeated k times. */
+static void chunk_sums(double *part, int64_t u0, int64_t u1, int64_t NCH, const float *x, const float *dy,
+                       const float *relu_y, const double *Kext, int64_t M, int64_t C, int64_t k, int64_t Lp)
+{
+    const int64_t L = k * C, G = M / k, tail0 = G * k;
+    for (int64_t u = u0; u < u1; u++) {
+        double *restrict s1 = part + u * 2 * Lp, *restrict s2 = s1 + Lp;
+        int64_t c0, c1;
+        split(G, u, NCH, &c0, &c1);
+        for (int64_t i = 0; i < L; i++) s1[i] = s2[i] = 0;
+        for (int64_t g = c0; g < c1; g++) {
+            const float *restrict xp = x + g * L;
+            if (!dy) {
+                #pragma omp simd
+                for (int64_t i = 0; i < L; i++) {
+                    double d = (double)xp[i] - Kext[i];
+                    s1[i] += d;
+                    s2[i] += d * d;
+                }
+            } else if (relu_y) {
+                bwd_sums_masked(s1, s2, dy + g * L, relu_y + g * L, xp, Kext, L);
+            } else {
+                const float *restrict dyp = dy + g * L;
+                #pragma omp simd
+                for (int64_t i = 0; i < L; i++) {
+                    double gv = dyp[i];
+                    s1[i] += gv;
+                    s2[i] += gv * ((double)xp[i] - Kext[i]);
+                }
+            }
+        }
+        for (int64_t r = u == NCH - 1 ? tail0 : M; r < M; r++) {
+            const float *restrict xp = x + r * C;
+            const float *ry = relu_y ? relu_y + r * C : NULL;
+            for (int64_t c = 0; c < C; c++) {
+                double d = (double)xp[c] - Kext[c];
+                if (!dy) {
+                    s1[c] += d;
+                    s2[c] += d * d;
+                } else {
+                    double gv = (!ry || ry[c] > 0.0f) ? (double)dy[r * C + c] : 0.0;
+                    s1[c] += gv;
+                    s2[c] += gv * d;
+                }
+            }
+        }
+    }
+}
+
+gsg_status gsg_cpu_bn_sums(double *sums, const float *x, const float *dy, const float *relu_y, const float *K,
+                           int64_t M, int64_t C)
+{
+    const int64_t k = block_rows(C), L = k * C, Lp = pad8(L), G = M / k;
+    const int T = pick_threads(M, C);
+    const int64_t NCH = n_chunks(G, L);
+    double *ws = workspace((size_t)(Lp + NCH * 2 * Lp));
+    if (!ws) return gsg_err_set(GSG_E_NOMEM, "batchnorm: out of memory for a %lld-channel workspace", (long long)C);
+    double *Kext = ws, *part = ws + Lp;
+    for (int64_t j = 0; j < k; j++)
+        for (int64_t c = 0; c < C; c++) Kext[j * C + c] = K[c];
+    #pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t u0, u1;
+        split(NCH, t, nt, &u0, &u1);
+        chunk_sums(part, u0, u1, NCH, x, dy, relu_y, Kext, M, C, k, Lp);
+        #pragma omp barrier
+        #pragma omp for schedule(static)
+        for (int64_t c = 0; c < C; c++) sum_partials(part, NCH, k, Lp, C, c, &sums[c], &sums[C + c]);
+    }
+    return GSG_OK;
+}
+
 static gsg_status bn_fwd(float *y, float *save_mean, float *save_invstd, const float *x, const float *gamma,
                          const float *beta, float *running_mean, float *running_var, int64_t M, int64_t C,
                          int training, float momentum, float eps, int relu)
@@ -129,31 +226,7 @@ static gsg_status bn_fwd(float *y, float *save_mean, float *save_invstd, const f
         if (training) {
             int64_t u0, u1;
             split(NCH, t, nt, &u0, &u1);
-            for (int64_t u = u0; u < u1; u++) {
-                double *restrict s1 = part + u * 2 * Lp, *restrict s2 = s1 + Lp;
-                int64_t c0, c1;
-                split(G, u, NCH, &c0, &c1);
-                for (int64_t i = 0; i < L; i++) s1[i] = s2[i] = 0;
-                for (int64_t g = c0; g < c1; g++) {
-                    const float *restrict xp = x + g * L;
-                    #pragma omp simd
-                    for (int64_t i = 0; i < L; i++) {
-                        double d = (double)xp[i] - Kext[i];
-                        s1[i] += d;
-                        s2[i] += d * d;
-                    }
-                }
-                if (u == NCH - 1)   /* the rows after the last whole group join the last chunk */
-                    for (int64_t r = tail0; r < M; r++) {
-                        const float *restrict xp = x + r * C;
-                        #pragma omp simd
-                        for (int64_t c = 0; c < C; c++) {
-                            double d = (double)xp[c] - Kext[c];
-                            s1[c] += d;
-                            s2[c] += d * d;
-                        }
-                    }
-            }
+            chunk_sums(part, u0, u1, NCH, x, NULL, NULL, Kext, M, C, k, Lp);
             #pragma omp barrier
             #pragma omp for schedule(static)
             for (int64_t c = 0; c < C; c++) {
@@ -230,26 +303,6 @@ gsg_status gsg_cpu_batchnorm_relu_fwd(float *y, float *save_mean, float *save_in
                   eps, 1);
 }
 
-/* pass 1 of the fused BN+ReLU backward: sums of the ReLU-masked dy. gcc will not if-convert a
- * float-mask select feeding double accumulators, so the mask is applied in f32 into a small
- * on-stack chunk first; both loops then vectorise. */
-static void bwd_sums_masked(double *restrict sd, double *restrict sdx, const float *restrict dy,
-                            const float *restrict ry, const float *restrict x, const double *restrict mu, int64_t L)
-{
-    float gm[256];
-    for (int64_t i0 = 0; i0 < L; i0 += 256) {
-        const int64_t n = L - i0 < 256 ? L - i0 : 256;
-        #pragma omp simd
-        for (int64_t i = 0; i < n; i++) gm[i] = ry[i0 + i] > 0.0f ? dy[i0 + i] : 0.0f;
-        #pragma omp simd
-        for (int64_t i = 0; i < n; i++) {
-            double gv = gm[i];
-            sd[i0 + i] += gv;
-            sdx[i0 + i] += gv * ((double)x[i0 + i] - mu[i0 + i]);
-        }
-    }
-}
-
 gsg_status gsg_cpu_batchnorm_bwd(float *dx, float *dgamma, float *dbeta, const float *dy, const float *relu_y,
                                  const float *x, const float *gamma, const float *save_mean,
                                  const float *save_invstd, int64_t M, int64_t C)
@@ -277,34 +330,7 @@ gsg_status gsg_cpu_batchnorm_bwd(float *dx, float *dgamma, float *dbeta, const f
         const int last = (t == nt - 1);
         int64_t u0, u1;
         split(NCH, t, nt, &u0, &u1);
-        for (int64_t u = u0; u < u1; u++) {
-            double *restrict sd = part + u * 2 * Lp, *restrict sdx = sd + Lp;
-            int64_t c0, c1;
-            split(G, u, NCH, &c0, &c1);
-            for (int64_t i = 0; i < L; i++) sd[i] = sdx[i] = 0;
-            for (int64_t g = c0; g < c1; g++) {
-                const float *restrict xp = x + g * L, *restrict dyp = dy + g * L;
-                if (relu_y) bwd_sums_masked(sd, sdx, dyp, relu_y + g * L, xp, muext, L);
-                else {
-                    #pragma omp simd
-                    for (int64_t i = 0; i < L; i++) {
-                        double gv = dyp[i];
-                        sd[i] += gv;
-                        sdx[i] += gv * ((double)xp[i] - muext[i]);
-                    }
-                }
-            }
-            if (u == NCH - 1)   /* the rows after the last whole group join the last chunk */
-                for (int64_t r = tail0; r < M; r++) {
-                    const float *restrict xp = x + r * C, *restrict dyp = dy + r * C;
-                    const float *ry = relu_y ? relu_y + r * C : NULL;
-                    for (int64_t c = 0; c < C; c++) {
-                        double gv = (!ry || ry[c] > 0.0f) ? (double)dyp[c] : 0.0;
-                        sd[c] += gv;
-                        sdx[c] += gv * ((double)xp[c] - muext[c]);
-                    }
-                }
-        }
+        chunk_sums(part, u0, u1, NCH, x, dy, relu_y, muext, M, C, k, Lp);
         #pragma omp barrier
         #pragma omp for schedule(static)
         for (int64_t c = 0; c < C; c++) {

@@ -28,6 +28,11 @@ void gsg_cpu_views_to_f32(float *y,             /* (Ny, H, W, C) */
                           int64_t Ny, int64_t V, int64_t C, int64_t H, int64_t W, int64_t v);
 
 /* ---- batch norm in steps (ops_engine.h) ---- */
+/* The two per-channel sums every BN kernel reduces (batchnorm.c; sums[0..2C)): forward (dy NULL)
+ * sum(x - K), sum((x - K)^2); backward sum(g), sum(g (x - K)) with g = dy masked by relu_y > 0
+ * (relu_y may be NULL). Fixed row chunks in a fixed order: the same bits for any thread count. */
+gsg_status gsg_cpu_bn_sums(double *sums, const float *x, const float *dy, const float *relu_y, const float *K,
+                           int64_t M, int64_t C);
 gsg_status gsg_cpu_bn_stats(double *sums,       /* (2C+1): S1 (C), S2 (C), M */
                             const float *x,     /* (M, C) */
                             const float *shift, /* (C) */

@@ -19,10 +19,12 @@ import argparse
 import sys
 import time
 
+sys.path.insert(0, __file__.rsplit('/', 1)[0] + '/../lib')
 try:
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
+    from torch_resnet import Backbone, predictor, projector
 except ImportError as e:
     print(f"gpu_torch_step.py: skipped: {e}")
     sys.exit(77)
@@ -34,42 +36,22 @@ RECIPES = {
 }
 
 
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride):
+class Encoder(nn.Module):
+    """backbone (tests/lib/torch_resnet.py's ResNet-18, CIFAR stem) and projector as one module, so
+    channels_last and torch.compile apply to the whole encoder."""
+
+    def __init__(self, cin, w, ph, pd):
         super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.down = None
-        if stride != 1 or cin != cout:
-            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        self.net = Backbone(w, cin)
+        self.proj = projector(self.net.feat, ph, pd)
 
     def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        return F.relu(y + (self.down(x) if self.down is not None else x))
-
-
-def resnet18(cin, w):
-    """torchvision's ResNet-18 layout with the CIFAR stem (3x3 stride 1, no max-pool), any base width."""
-    layers = [nn.Conv2d(cin, w, 3, 1, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
-    c = w
-    for i, m in enumerate((1, 2, 4, 8)):
-        for j in range(2):
-            layers.append(Block(c, w * m, 2 if (i > 0 and j == 0) else 1))
-            c = w * m
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-    return nn.Sequential(*layers), c
+        return self.proj(self.net.backbone(x))
 
 
 def model(recipe):
     cin, w, size, ph, pd, qh = RECIPES[recipe]
-    back, feat = resnet18(cin, w)
-    proj = nn.Sequential(nn.Linear(feat, ph, bias=False), nn.BatchNorm1d(ph), nn.ReLU(inplace=True),
-                         nn.Linear(ph, pd, bias=False), nn.BatchNorm1d(pd, affine=False))
-    pred = nn.Sequential(nn.Linear(pd, qh, bias=False), nn.BatchNorm1d(qh), nn.ReLU(inplace=True), nn.Linear(qh, pd))
-    return nn.Sequential(back, proj), pred, cin, size
+    return Encoder(cin, w, ph, pd), predictor(pd, qh), cin, size
 
 
 def neg_cos(p, z):

@@ -167,7 +167,8 @@ signal_rank1() {
 @test "mpi: refused in one line: a stream without shard meta, the wrong shard, --rank, differing configurations" {
     run -2 mpi2 gsg-step $NET -i "$F/one.gsgt"
     [[ "$output" == *"without shard= meta, so every rank would train on the same images"* ]]
-    run -1 mpi2 gsg-step $NET <"$F/one.gsgt"
+    # stdin is rank 0's shard, so rank 0 is fine and rank 1 (no stdin) is the one that fails
+    run -1 mpi2 gsg-step $NET <"$F/s0.gsgt"
     [[ "$output" == *"gsg-step[1/2]: <stdin>: "*"(under mpirun only rank 0 has the launcher's stdin"* ]]
     gsg-tensor cat "$F/s1.gsgt" -o "$T/x0.gsgt"
     gsg-tensor cat "$F/s0.gsgt" -o "$T/x1.gsgt"

@@ -44,4 +44,16 @@ static inline double check_nmse(const float *a, const float *ref, int64_t n)
     for (int64_t i = 0; i < n; i++) { double d = (double)a[i] - ref[i]; num += d * d; den += (double)ref[i] * ref[i]; }
     return den > 0 ? num / den : num;
 }
+/* A shared fixture: a smooth w x h test image, interleaved RGB (seed shifts the colours), that
+ * JPEG keeps close (tests of the image readers and of the data sets). */
+static inline void smooth(uint8_t *p, int w, int h, int seed)
+{
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            p[(y * w + x) * 3 + 0] = (uint8_t)(40 + 150 * x / w + seed);
+            p[(y * w + x) * 3 + 1] = (uint8_t)(30 + 150 * y / h);
+            p[(y * w + x) * 3 + 2] = (uint8_t)(120 + seed * 3);
+        }
+}
+
 #endif

@@ -184,16 +184,6 @@ TEST(cifar_bad_input)
     CHECK_MSG(strstr(gsg_err_msg(), "no data_batch_1.bin") != NULL, "%s", gsg_err_msg());
 }
 
-/* a smooth test image, interleaved RGB */
-static void smooth(uint8_t *p, int w, int h, int seed)
-{
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            p[(y * w + x) * 3 + 0] = (uint8_t)(40 + 150 * x / w + seed);
-            p[(y * w + x) * 3 + 1] = (uint8_t)(30 + 150 * y / h);
-            p[(y * w + x) * 3 + 2] = (uint8_t)(120 + seed * 3);
-        }
-}
 
 TEST(jpeg_folder)
 {

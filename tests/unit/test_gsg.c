@@ -302,23 +302,32 @@ TEST(monitors_constructed_collapse)
     CHECK(rep.verdict == GSG_COLLAPSE_OK);
 }
 
-/* BYOL: at the start of each step the target becomes 0.99 target + 0.01 online (parameters
- * only, BN buffers as they were), using the online weights from before that step's update. */
-TEST(byol_ema_in_the_step)
+/* A GSG trainer of the fmnist recipe at toy size (4 images of 12x12, width 8, lr 0.5) and its
+ * 4-view batch drawn from (seed, stream): the fixture of the step tests below. */
+#define TINY_VIEWS (4 * 4 * 1 * 12 * 12)
+static struct gsg_trainer *tiny_gsg_trainer(enum gsg_method method, uint8_t *views, uint64_t seed, uint64_t stream)
 {
     struct gsg_train_config c;
     CHECK_OK(gsg_train_config_recipe(&c, "fmnist"));
-    c.method = GSG_METHOD_BYOL;
+    c.method = method;
     c.gsg = 1;
     c.batch = 4; c.image_h = c.image_w = 12; c.steps_per_epoch = 10; c.epochs = 1; c.lr = 0.5;
     c.net.width = 8; c.net.proj_dim = c.net.proj_hidden = 16; c.net.pred_hidden = 4;
     struct gsg_trainer *tr = NULL;
     CHECK_OK(gsg_trainer_create(&tr, &c, GSG_DEV_CPU));
-    if (!tr) return;
-    static uint8_t views[4 * 4 * 1 * 12 * 12];
     struct gsg_rng r;
-    gsg_rng_init(&r, 9, gsg_rng_stream(GSG_RNG_TEST, 4, 0, 0));
-    for (size_t i = 0; i < sizeof views; i++) views[i] = (uint8_t)gsg_rng_below(&r, 256);
+    gsg_rng_init(&r, seed, gsg_rng_stream(GSG_RNG_TEST, stream, 0, 0));
+    for (size_t i = 0; i < TINY_VIEWS; i++) views[i] = (uint8_t)gsg_rng_below(&r, 256);
+    return tr;
+}
+
+/* BYOL: at the start of each step the target becomes 0.99 target + 0.01 online (parameters
+ * only, BN buffers as they were), using the online weights from before that step's update. */
+TEST(byol_ema_in_the_step)
+{
+    static uint8_t views[TINY_VIEWS];
+    struct gsg_trainer *tr = tiny_gsg_trainer(GSG_METHOD_BYOL, views, 9, 4);
+    if (!tr) return;
     struct gsg_train_batch b = {views, 4, 4, 1, 12, 12, {0.5f}, {0.25f}};
     struct gsg_train_stats st;
     int64_t nt, no;
@@ -353,18 +362,9 @@ TEST(byol_ema_in_the_step)
  * path (GSG_TEST_NAN_GRAD) stops the step like a NaN loss, parameters and step count untouched. */
 TEST(nonfinite_guard_all_views)
 {
-    struct gsg_train_config c;
-    CHECK_OK(gsg_train_config_recipe(&c, "fmnist"));
-    c.gsg = 1;
-    c.batch = 4; c.image_h = c.image_w = 12; c.steps_per_epoch = 10; c.epochs = 1; c.lr = 0.5;
-    c.net.width = 8; c.net.proj_dim = c.net.proj_hidden = 16; c.net.pred_hidden = 4;
-    struct gsg_trainer *tr = NULL;
-    CHECK_OK(gsg_trainer_create(&tr, &c, GSG_DEV_CPU));
+    static uint8_t views[TINY_VIEWS];
+    struct gsg_trainer *tr = tiny_gsg_trainer(GSG_METHOD_SIMSIAM, views, 5, 5);
     if (!tr) return;
-    static uint8_t views[4 * 4 * 1 * 12 * 12];
-    struct gsg_rng r;
-    gsg_rng_init(&r, 5, gsg_rng_stream(GSG_RNG_TEST, 5, 0, 0));
-    for (size_t i = 0; i < sizeof views; i++) views[i] = (uint8_t)gsg_rng_below(&r, 256);
     struct gsg_train_batch b = {views, 4, 4, 1, 12, 12, {0.5f}, {0.25f}};
     struct gsg_train_stats st;
     int64_t np;

@@ -234,15 +234,6 @@ TEST(npy_header_dict_parsed)
 
 /* ---------------- 3. JPEG / PNG ---------------- */
 
-static void smooth(uint8_t *p, int w, int h, int seed)
-{
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            p[(y * w + x) * 3 + 0] = (uint8_t)(40 + 150 * x / w + seed);
-            p[(y * w + x) * 3 + 1] = (uint8_t)(30 + 150 * y / h);
-            p[(y * w + x) * 3 + 2] = (uint8_t)(120 + seed * 3);
-        }
-}
 
 TEST(jpeg_decoder_recovers_after_bad_header)
 {
