@@ -195,7 +195,17 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIBGSG) $(HDRS)
 -include $(sort $(wildcard pipelines/*.mk tests/bench/*.mk))
 include tests/fuzz/fuzz.mk
 
+# The vector features the build targets (-march=$(ARCH), from the compiler's own macros) and the CPU it
+# runs on: a native build uses every feature of this CPU and may stop with SIGILL elsewhere; ARCH=x86-64-v3
+# (AVX2 + FMA) runs on every x86-64 CPU of the last decade (README "Building for other machines").
+TARGET_FEATURES = $(shell echo | $(CC) -march=$(ARCH) -dM -E - 2>/dev/null | grep -oE '__(SSE4_2|AVX|AVX2|FMA|F16C|AVX512[A-Z0-9_]*|AMX_[A-Z0-9]*|AVXVNNI)__' | sed 's/__//g' | tr 'A-Z' 'a-z' | sort | tr '\n' ' ')
+CPU_NAME = $(shell sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1)
+CPU_FEATURES = $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | tr ' ' '\n' | grep -xE 'avx2|fma|avx512f|avx512bw|avx512vl|avx512_bf16|avx512_vnni|avx512_vp2intersect|amx_bf16|amx_tile' | tr '\n' ' ')
+
 print-config:
+	@echo "ARCH=$(ARCH)"
+	@echo "TARGET_FEATURES=$(TARGET_FEATURES)"
+	@echo "CPU=$(CPU_NAME) ($(strip $(CPU_FEATURES)))"
 	@echo "CC=$(CC)"
 	@echo "CFLAGS=$(CFLAGS)"
 	@echo "LDLIBS=$(LDLIBS)"

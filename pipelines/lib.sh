@@ -51,21 +51,32 @@ gsg_seconds() { date +%s.%N; }
 gsg_elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # gsg_plain DATA RECIPE SPLIT LIMIT OUT: the deterministic eval images of a split
-# (train|test; LIMIT 0 = all) as a stream file, made once and reused (keyed by its name).
+# (train|test; LIMIT: 0 = all, N = the first N, A:B = images A <= i < B) as a stream file,
+# made once and reused (keyed by its name).
 gsg_plain() {
     local data=$1 recipe=$2 split=$3 limit=$4 out=$5
     if [ -s "$out" ]; then return 0; fi
     local args=(--plain --recipe "$recipe" --split "$split" --data "$data")
-    [ "$limit" != 0 ] && args+=(--limit "$limit")
-    gsg-augment "${args[@]}" -o "$out"
+    gsg_limit_args "$limit"
+    gsg-augment "${args[@]}" "${GSG_LIMIT_ARGS[@]}" -o "$out"
+}
+
+# gsg_limit_args LIMIT: GSG_LIMIT_ARGS=(the gsg-augment options of LIMIT: 0, N or A:B)
+gsg_limit_args() {
+    GSG_LIMIT_ARGS=()
+    case $1 in
+        0) ;;
+        *:*) GSG_LIMIT_ARGS=(--range "$1") ;;
+        *) GSG_LIMIT_ARGS=(--limit "$1") ;;
+    esac
 }
 
 # gsg_count_images DATA RECIPE LIMIT: number of training images gsg-augment will use
 # (min(LIMIT, size) with LIMIT 0 = all), counted from one uncompressed --plain pass.
 gsg_count_images() {
-    local data=$1 recipe=$2 limit=$3 lim=()
-    [ "$limit" != 0 ] && lim=(--limit "$limit")
-    gsg-augment --plain --recipe "$recipe" --split train --data "$data" --level 0 "${lim[@]}" |
+    local data=$1 recipe=$2 limit=$3
+    gsg_limit_args "$limit"
+    gsg-augment --plain --recipe "$recipe" --split train --data "$data" --level 0 "${GSG_LIMIT_ARGS[@]}" |
         gsg-tensor info --name label - | awk 'NR > 1 { gsub(/[\[\]]/, "", $5); n += $5 } END { print n + 0 }'
 }
 

@@ -27,6 +27,11 @@ Usage: $GSG_PROG [OPTIONS]
   --seed S          seed (default 0)
   --device D        cpu|cuda (default cpu)
   --limit N         train on the first N images only (default 0 = all)
+  --val N           hold out the last N training images as a validation split: train on
+                    the others; the k-NN monitor's bank is the training part (its first
+                    --knn-bank images), its queries the held-out images (the first
+                    --knn-test of them); the test split is not read
+  --aug-args "..."  extra gsg-augment options for the training views (e.g. "--crop-scale 0.5:1")
   --steps N         stop after N steps (the schedule still spans --epochs)
   --threads T       OpenMP threads for gsg-step
   --step-args "..." extra gsg-step options (e.g. "--lr 0.1 --fix-pred-lr")
@@ -46,7 +51,7 @@ USAGE
 
 data=${DATA:-fashion-mnist} recipe=${RECIPE:-fmnist} method=${METHOD:-simsiam} gsg=${GSG:-on} nopred=0
 epochs=${EPOCHS:-10} batch=${BATCH:-256} seed=${SEED:-0} device=${DEVICE:-cpu} limit=0 steps=0 threads=""
-step_args="" knn_every=0 knn_bank=10000 knn_test=2000 out=${OUT:-results/train} minutes=0
+step_args="" aug_args="" val=0 knn_every=0 knn_bank=10000 knn_test=2000 out=${OUT:-results/train} minutes=0
 resume=${RESUME:-0} force=${FORCE:-0}
 while [ $# -gt 0 ]; do
     case $1 in
@@ -60,6 +65,8 @@ while [ $# -gt 0 ]; do
         --seed) seed=$2; shift 2 ;;
         --device) device=$2; shift 2 ;;
         --limit) limit=$2; shift 2 ;;
+        --val) val=$2; shift 2 ;;
+        --aug-args) aug_args=$2; shift 2 ;;
         --steps) steps=$2; shift 2 ;;
         --threads) threads=$2; shift 2 ;;
         --step-args) step_args=$2; shift 2 ;;
@@ -76,7 +83,7 @@ while [ $# -gt 0 ]; do
 done
 case $gsg in on|1|yes) gsg=on ;; off|0|no) gsg=off ;; *) gsg_usage_die "--gsg: '$gsg' is not on or off" ;; esac
 case $method in simsiam|byol) ;; *) gsg_usage_die "--method: '$method' is not simsiam or byol" ;; esac
-for v in epochs batch seed limit steps knn_every knn_bank knn_test; do
+for v in epochs batch seed limit val steps knn_every knn_bank knn_test; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || gsg_usage_die "--${v//_/-}: '${!v}' is not a count"
 done
 [[ "$minutes" =~ ^[0-9]+([.][0-9]+)?$ ]] || gsg_usage_die "--minutes: '$minutes' is not a number"
@@ -91,10 +98,21 @@ views=2; sargs=(--recipe "$recipe" --method "$method" --epochs "$epochs" --seed 
 [ "$nopred" = 1 ] && sargs+=(--no-predictor)
 [ -n "$threads" ] && sargs+=(--threads "$threads")
 aargs=(--recipe "$recipe" --views "$views" --batch "$batch" --seed "$seed")
-[ "$limit" != 0 ] && aargs+=(--limit "$limit")
+if [ "$val" != 0 ]; then
+    [ "$limit" = 0 ] || gsg_usage_die "--val and --limit exclude each other"
+    ntotal=$(gsg_count_images "$data" "$recipe" 0)
+    [ "$val" -lt "$ntotal" ] || gsg_usage_die "--val $val: the data set has $ntotal training images"
+    ntrain=$((ntotal - val))
+    limit=0:$ntrain   # gsg-augment --range
+    aargs+=(--range "$limit")
+elif [ "$limit" != 0 ]; then
+    aargs+=(--limit "$limit")
+fi
+# shellcheck disable=SC2206
+[ -n "$aug_args" ] && aargs+=($aug_args)
 # the settings that make a run (a resumed run must have the same ones)
 settings=$(printf '%s\n' "data=$data" "recipe=$recipe" "method=$method" "gsg=$gsg" "no_predictor=$nopred" "epochs=$epochs" \
-    "batch=$batch" "seed=$seed" "device=$device" "limit=$limit" "step_args=$step_args")
+    "batch=$batch" "seed=$seed" "device=$device" "limit=$limit" "step_args=$step_args" "val=$val" "aug_args=$aug_args")
 prev_secs=0 done_steps=0
 if [ -e "$out/ckpt.gsgt" ] || [ -e "$out/metrics.jsonl" ] || [ -e "$out/metrics.part.jsonl" ] || [ -e "$out/run.txt" ]; then
     if [ "$force" = 1 ]; then
@@ -102,7 +120,7 @@ if [ -e "$out/ckpt.gsgt" ] || [ -e "$out/metrics.jsonl" ] || [ -e "$out/metrics.
             "$out/run.txt" "$out/train.log"
         rm -rf "$out/knn_epoch"
     elif [ "$resume" = 1 ]; then
-        old=$(grep -E '^(data|recipe|method|gsg|no_predictor|epochs|batch|seed|device|limit|step_args)=' "$out/run.txt" 2>/dev/null || true)
+        old=$(grep -E '^(data|recipe|method|gsg|no_predictor|epochs|batch|seed|device|limit|step_args|val|aug_args)=' "$out/run.txt" 2>/dev/null || true)
         if [ -n "$old" ] && [ "$old" != "$settings" ]; then
             gsg_die "--resume: $out was run with other settings ($(diff <(echo "$old") <(echo "$settings") | sed -n 's/^< //p' | tr '\n' ' ')): give them again, or --force / FORCE=1 to replace the run"
         fi
@@ -160,9 +178,18 @@ if [ "$knn_every" -gt 0 ]; then
     cache=${GSG_CACHE:-$out/plain}
     mkdir -p "$cache"
     dkey=$(printf '%s' "$data" | cksum | cut -d ' ' -f 1)
-    trp="$cache/train_${dkey}_${recipe}_${knn_bank}.gsgt" tep="$cache/test_${dkey}_${recipe}_${knn_test}.gsgt"
-    gsg_plain "$data" "$recipe" train "$knn_bank" "$trp"
-    gsg_plain "$data" "$recipe" test "$knn_test" "$tep"
+    if [ "$val" != 0 ]; then
+        # validation: the bank from the training part, the queries from the held-out images
+        bank=$([ "$knn_bank" -gt 0 ] && [ "$knn_bank" -lt "$ntrain" ] && echo "$knn_bank" || echo "$ntrain")
+        nq=$([ "$knn_test" -gt 0 ] && [ "$knn_test" -lt "$val" ] && echo "$knn_test" || echo "$val")
+        trp="$cache/train_${dkey}_${recipe}_0-${bank}.gsgt" tep="$cache/val_${dkey}_${recipe}_${ntrain}-$((ntrain + nq)).gsgt"
+        gsg_plain "$data" "$recipe" train "0:$bank" "$trp"
+        gsg_plain "$data" "$recipe" train "$ntrain:$((ntrain + nq))" "$tep"
+    else
+        trp="$cache/train_${dkey}_${recipe}_${knn_bank}.gsgt" tep="$cache/test_${dkey}_${recipe}_${knn_test}.gsgt"
+        gsg_plain "$data" "$recipe" train "$knn_bank" "$trp"
+        gsg_plain "$data" "$recipe" test "$knn_test" "$tep"
+    fi
     kargs=(--knn-every "$knn_every" --knn-bank "$trp" --knn-test "$tep")
 fi
 chunk=$total
@@ -211,7 +238,9 @@ for l in open(sys.argv[1]):
     if "knn_top1" in r: print("%g %s %s" % ((r["step"] + 1) / int(sys.argv[2]), r["knn_top1"], r["knn_top5"]))' \
         "$out/metrics.jsonl" "$spe" >"$out/knn_epochs.txt"
     while read -r e a b; do gsg_log "$GSG_PROG: epoch $e: k-NN top-1 $(gsg_pct "$a") % top-5 $(gsg_pct "$b") %"; done <"$out/knn_epochs.txt"
-    if [ "$done_steps" -lt "$total" ] && [ "$done_steps" -gt 0 ]; then
+    if [ "$done_steps" -lt "$total" ] && [ "$done_steps" -gt 0 ] && [ "$val" != 0 ]; then
+        gsg_log "$GSG_PROG: the run was cut short at step $done_steps: RESUME=1 (--resume) continues it to its next k-NN point"
+    elif [ "$done_steps" -lt "$total" ] && [ "$done_steps" -gt 0 ]; then
         # a run cut short (--minutes, --steps): one more point for where it stopped
         bash "$GSG_ROOT/pipelines/evaluate.sh" --mode knn --ckpt "$out/ckpt.gsgt" --data "$data" --recipe "$recipe" \
             --bank-limit "$knn_bank" --test-limit "$knn_test" --out "$out/knn_epoch" --cache "$cache" \

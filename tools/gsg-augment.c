@@ -49,6 +49,9 @@ static void usage(void)
            "                       (with --plain: batches I, I+N, ...)\n"
            "  -t, --threads T      worker threads (default all cores)\n"
            "      --limit N        use the first N images of the data set\n"
+           "      --range A:B      use images A <= i < B only (e.g. a validation split: train on 0:50000,\n"
+           "                       hold out 50000:60000); 'index' still counts from the data set's start\n"
+           "      --crop-scale L:H the random crop's area fraction range (default the recipe's, e.g. 0.2:1)\n"
            "      --skip-bad       image folders: skip unreadable files, each named on stderr (and counted at the end)\n"
            "                       instead of failing; one that fails later gives zero views, label -1\n"
            "  -o, --output FILE    output stream (default '-', stdout)\n"
@@ -71,11 +74,13 @@ struct augment_opts {
     const char *recipe, *output;
     int64_t views, batch, epochs, seed, size, threads, level, shard_i, shard_n;
     int plain, force, progress, views_set;
+    float crop_lo, crop_hi;      /* --crop-scale (0: the recipe's) */
+    int64_t range_a, range_b;    /* --range (range_b 0: none) */
 };
 
 static int parse(int argc, char **argv, struct augment_opts *o)
 {
-    enum { O_SPLIT = 256, O_FORMAT, O_SIZE, O_PLAIN, O_SHARD, O_LIMIT, O_SKIP, O_PROGRESS };
+    enum { O_SPLIT = 256, O_FORMAT, O_SIZE, O_PLAIN, O_SHARD, O_LIMIT, O_SKIP, O_PROGRESS, O_RANGE, O_CROP };
     static const struct option lo[] = {
         {"data", required_argument, 0, 'd'}, {"split", required_argument, 0, O_SPLIT}, {"format", required_argument, 0, O_FORMAT},
         {"recipe", required_argument, 0, 'r'}, {"views", required_argument, 0, 'v'}, {"batch", required_argument, 0, 'b'},
@@ -83,6 +88,7 @@ static int parse(int argc, char **argv, struct augment_opts *o)
         {"plain", no_argument, 0, O_PLAIN}, {"shard", required_argument, 0, O_SHARD}, {"threads", required_argument, 0, 't'},
         {"limit", required_argument, 0, O_LIMIT}, {"skip-bad", no_argument, 0, O_SKIP}, {"output", required_argument, 0, 'o'},
         {"level", required_argument, 0, 'l'}, {"force", no_argument, 0, 'f'}, {"progress", no_argument, 0, O_PROGRESS},
+        {"range", required_argument, 0, O_RANGE}, {"crop-scale", required_argument, 0, O_CROP},
         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->data.path = "fashion-mnist";
@@ -129,6 +135,22 @@ static int parse(int argc, char **argv, struct augment_opts *o)
         case 't': if (gsg_parse_i64("--threads", optarg, 1, 1024, &o->threads)) return 2; break;
         case O_LIMIT: if (gsg_parse_i64("--limit", optarg, 1, INT64_MAX, &o->data.limit)) return 2; break;
         case O_SKIP: o->data.skip_bad = 1; break;
+        case O_RANGE: {
+            long long a, bb;
+            char tail;
+            if (sscanf(optarg, "%lld:%lld%c", &a, &bb, &tail) != 2 || a < 0 || bb <= a)
+                return gsg_tool_usage_error("--range: '%s' is not A:B with 0 <= A < B", optarg);
+            o->range_a = a; o->range_b = bb;
+            break;
+        }
+        case O_CROP: {
+            float clo, chi;
+            char tail;
+            if (sscanf(optarg, "%f:%f%c", &clo, &chi, &tail) != 2 || !(clo > 0.0f) || !(chi <= 1.0f) || !(clo <= chi))
+                return gsg_tool_usage_error("--crop-scale: '%s' is not L:H with 0 < L <= H <= 1", optarg);
+            o->crop_lo = clo; o->crop_hi = chi;
+            break;
+        }
         case 'o': o->output = optarg; break;
         case 'l': if (gsg_parse_i64("--level", optarg, 0, 19, &o->level)) return 2; break;
         case 'f': o->force = 1; break;
@@ -141,6 +163,12 @@ static int parse(int argc, char **argv, struct augment_opts *o)
     }
     if (optind < argc) return gsg_tool_usage_error("unexpected argument '%s'", argv[optind]);
     if (o->plain && o->views_set) return gsg_tool_usage_error("--views makes no sense with --plain");
+    if (o->plain && o->crop_lo > 0) return gsg_tool_usage_error("--crop-scale makes no sense with --plain");
+    if (o->range_b > 0) {
+        if (o->data.limit > 0) return gsg_tool_usage_error("--range and --limit exclude each other");
+        o->data.offset = o->range_a;
+        o->data.limit = o->range_b - o->range_a;
+    }
     return 0;
 }
 
@@ -168,7 +196,15 @@ static gsg_status emit(struct gsg_aug_batcher *b, struct gsg_tstream_writer *w, 
         GSG_TRY(gsg_tstream_write_raw(w, "views", seq, meta, GSG_DTYPE_U8, 5, d, out));
     }
     int64_t d1[1] = {n};
-    GSG_TRY(gsg_tstream_write_raw(w, "index", seq, NULL, GSG_DTYPE_I64, 1, d1, idx));
+    if (o->range_a > 0) {   /* positions in the whole data set: shift the range's own, then back */
+        int64_t *ix = (int64_t *)idx;
+        for (int64_t i = 0; i < n; i++) ix[i] += o->range_a;
+        gsg_status st = gsg_tstream_write_raw(w, "index", seq, NULL, GSG_DTYPE_I64, 1, d1, ix);
+        for (int64_t i = 0; i < n; i++) ix[i] -= o->range_a;
+        GSG_TRY(st);
+    } else {
+        GSG_TRY(gsg_tstream_write_raw(w, "index", seq, NULL, GSG_DTYPE_I64, 1, d1, idx));
+    }
     return gsg_tstream_write_raw(w, "label", seq, NULL, GSG_DTYPE_I64, 1, d1, lab);
 }
 
@@ -207,6 +243,12 @@ int main(int argc, char **argv)
     for (int64_t i = 0; i < ds.nskipped_msgs; i++) fprintf(stderr, "%s: skipped: %s\n", PROG, ds.skipped_msgs[i]);
     const struct gsg_aug_recipe *r0 = gsg_aug_recipe_find(o.recipe ? o.recipe : default_recipe(&ds));
     struct gsg_aug_recipe r = gsg_aug_recipe_resized(r0, (int)o.size);
+    if (o.crop_lo > 0) { r.scale_lo = o.crop_lo; r.scale_hi = o.crop_hi; }
+    if (o.range_b > 0 && ds.n < o.range_b - o.range_a) {
+        st = gsg_err_set(GSG_E_USAGE, "--range %lld:%lld: %s has %lld images", (long long)o.range_a, (long long)o.range_b,
+                         ds.source, (long long)(ds.n + o.range_a));
+        goto out;
+    }
     int64_t per_step = o.batch * o.shard_n;
     int64_t steps = ds.n / per_step;
     if (!o.plain && steps == 0) {
@@ -233,6 +275,8 @@ int main(int argc, char **argv)
     gsg_meta_add(meta, sizeof meta, "mean", "%g,%g,%g", r.mean[0], r.mean[1], r.mean[2]);
     gsg_meta_add(meta, sizeof meta, "std", "%g,%g,%g", r.std[0], r.std[1], r.std[2]);
     gsg_meta_add(meta, sizeof meta, "classes", "%lld", (long long)ds.nclasses);
+    if (o.range_b > 0) gsg_meta_add(meta, sizeof meta, "range", "%lld:%lld", (long long)o.range_a, (long long)o.range_b);
+    if (!o.plain) gsg_meta_add(meta, sizeof meta, "crop_scale", "%g:%g", r.scale_lo, r.scale_hi);
     if (o.shard_n > 1) gsg_meta_add(meta, sizeof meta, "shard", "%lld/%lld", (long long)o.shard_i, (long long)o.shard_n);
     if (!o.plain) {
         gsg_meta_add(meta, sizeof meta, "batches_per_epoch", "%lld", (long long)steps);

@@ -385,6 +385,15 @@ static gsg_status open_jpeg(struct gsg_dataset *ds, const struct gsg_dataset_opt
     free(split);
     if (st < 0) return st;
     if (ds->n == 0) return gsg_err_set(GSG_E_FORMAT, "%s: no image files (expected CLASS/IMAGE.jpg, .jpeg or .png)", ds->source);
+    if (o->offset > 0) {
+        if (o->offset >= ds->n)
+            return gsg_err_set(GSG_E_USAGE, "%s: the range starts at image %lld, past its %lld images", ds->source,
+                               (long long)o->offset, (long long)ds->n);
+        for (int64_t i = 0; i < o->offset; i++) free(ds->files[i]);
+        memmove(ds->files, ds->files + o->offset, (size_t)(ds->n - o->offset) * sizeof *ds->files);
+        memmove(ds->labels, ds->labels + o->offset, (size_t)(ds->n - o->offset) * sizeof *ds->labels);
+        ds->n -= o->offset;
+    }
     if (o->limit > 0 && o->limit < ds->n) {
         for (int64_t i = o->limit; i < ds->n; i++) free(ds->files[i]);
         ds->n = o->limit;
@@ -458,6 +467,17 @@ gsg_status gsg_dataset_open(struct gsg_dataset *ds, const struct gsg_dataset_opt
     default: st = gsg_err_set(GSG_E_USAGE, "unknown data format %d", (int)f); break;
     }
     if (st == GSG_OK && ds->n == 0) st = gsg_err_set(GSG_E_FORMAT, "%s: the data set is empty", ds->source ? ds->source : o->path);
+    if (st == GSG_OK && f != GSG_DATA_JPEG && o->offset > 0) {   /* JPEG folders drop theirs before reading headers */
+        if (o->offset >= ds->n) {
+            st = gsg_err_set(GSG_E_USAGE, "%s: the range starts at image %lld, past its %lld images", ds->source,
+                             (long long)o->offset, (long long)ds->n);
+        } else {
+            size_t per = (size_t)ds->c * (size_t)ds->h * (size_t)ds->w;
+            memmove(ds->images, ds->images + (size_t)o->offset * per, (size_t)(ds->n - o->offset) * per);
+            memmove(ds->labels, ds->labels + o->offset, (size_t)(ds->n - o->offset) * sizeof *ds->labels);
+            ds->n -= o->offset;
+        }
+    }
     if (st < 0) { gsg_dataset_free(ds); return st; }
     if (o->limit > 0 && o->limit < ds->n) ds->n = o->limit;
     return GSG_OK;

@@ -35,6 +35,7 @@ struct gsg_dataset_opts {
     const char *path;             /* file, folder, "-" (stream on stdin) or "fashion-mnist" */
     int test;                     /* 0: the train split, 1: the test split (folders of several splits) */
     enum gsg_data_format format;  /* GSG_DATA_AUTO detects it */
+    int64_t offset;               /* drop the first offset images (then limit applies): --range A:B */
     int64_t limit;                /* keep the first limit images (0: all) */
     int skip_bad;                 /* JPEG: skip unreadable files (counted in skipped) instead of failing */
 };

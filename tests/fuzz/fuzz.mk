@@ -46,7 +46,7 @@ fuzz-build: $(FUZZ_BINS)
 ifneq ($(FUZZ_INNER),1)
 $(FUZZ_DIR)/libgsg-fuzz.a: $(LIB_C) $(HDRS)
 	@test -n "$(FUZZ_CC)" || { echo "make fuzz: clang not found (apt-get install clang-14 libclang-rt-14-dev)"; exit 1; }
-	@$(MAKE) --no-print-directory lib FUZZ_INNER=1 BUILD=$(FUZZ_DIR)/lib CC=$(FUZZ_CC) SAN=0 CUDA=0 OPT="-O1 -g" \
+	@$(MAKE) --no-print-directory lib FUZZ_INNER=1 BUILD=$(FUZZ_DIR)/lib CC=$(FUZZ_CC) SAN=0 CUDA=0 MPI=0 OPT="-O1 -g" \
 	    WARN="-Wall -Wno-unused-parameter" SANFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" >/dev/null
 	@cp $(FUZZ_DIR)/lib/libgsg.a $@
 

@@ -1,12 +1,14 @@
 /* test_step_gpu.c: whole training steps, CUDA vs CPU (the op table of test_cuda_ops.c checks each op;
  * this checks that the engine strings them together the same way on both devices). For SimSiam,
  * SimSiam+GSG (4-view and 2-view pairing) and BYOL+GSG on a small net: the same configuration,
- * initial parameters and views on both devices, K steps, then
- *   - the loss of every step within 1e-4 relative (plus 1e-6),
+ * initial parameters and views on both devices, K = 2 steps, then
+ *   - the loss of every step within 4x the CPU's own spread so far (the same steps with the other
+ *     CPU convolution, GSG_CONV=im2col) plus float32's rounding of the loss,
  *   - the GSG choices of step 0 equal on at least 97 % of the rows (a near-tie may flip),
- *   - the parameters after K steps no farther from the CPU's than 4x the CPU's own
- *     spread (the same steps with the other CPU convolution, GSG_CONV=im2col) plus 1e-5: a derived
- *     tolerance, as in the PyTorch parity tests.
+ *   - the parameters after K steps no farther from the CPU's than 4x the CPU's own spread plus
+ *     1e-5: a derived tolerance, as in the PyTorch parity tests,
+ *   - and the mutation: the CPU at 1.2x the lr must land more than 2x that tolerance away (its
+ *     margin is printed), so the comparison still discriminates on this CPU.
  * Reports SKIP (never PASS) without a CUDA backend or device. Nothing here has run yet: no GPU was
  * available when it was written (docs/execution.md). */
 #include "check.h"
@@ -16,7 +18,11 @@
 #include <math.h>
 #include <stdlib.h>
 
-#define K_STEPS 3
+/* Two steps: the second uses the first's momentum, and float32 rounding has not yet been amplified
+ * (the CPU's own spread after 3 steps was as large as what a 5 % lr error does: docs/parity.md) */
+#ifndef K_STEPS
+#define K_STEPS 2
+#endif
 /* -DSTEP_TEST_DEV=GSG_DEV_CPU builds the harness against the CPU itself (a check of the test's own
  * logic where no GPU is: every comparison must then pass with distance 0) */
 #ifndef STEP_TEST_DEV
@@ -107,26 +113,38 @@ static void compare(int method, int gsg, int pairing)
     CHECK_OK(gsg_trainer_create(&t0, &c, GSG_DEV_CPU));
     float *init = t0 ? download(gsg_net_param_arena(gsg_trainer_net(t0))) : NULL;
     gsg_trainer_destroy(t0);
-    struct run cpu, cpu2, gpu;
+    struct run cpu, cpu2, gpu, mut;
     train(&cpu, &c, GSG_DEV_CPU, views, V);
+    struct gsg_train_config cm = c;
+    cm.lr *= 1.2;   /* the mutation: a comparison that still compares must see a 20 % lr error */
+    train(&mut, &cm, GSG_DEV_CPU, views, V);
     setenv("GSG_CONV", "im2col", 1);
     train(&cpu2, &c, GSG_DEV_CPU, views, V);
     unsetenv("GSG_CONV");
     train(&gpu, &c, STEP_TEST_DEV, views, V);
     if (init && cpu.params && cpu2.params && gpu.params) {
-        for (int k = 0; k < K_STEPS; k++) CHECK_CLOSE(gpu.loss[k], cpu.loss[k], 1e-4, 1e-6);
+        /* each step's loss within 4x the CPU's own spread so far (oneDNN vs im2col), as in trajectory.py */
+        double env = 0;
+        for (int k = 0; k < K_STEPS; k++) {
+            env = fmax(env, fabs(cpu.loss[k] - cpu2.loss[k]));
+            double e = fabs(gpu.loss[k] - cpu.loss[k]);
+            CHECK_MSG(e <= 4 * env + 1e-6 + 4 * 0x1p-24 * fabs(cpu.loss[k]),
+                      "step %d: loss CUDA %.9g CPU %.9g, the CPU's own spread so far %.3g", k, gpu.loss[k], cpu.loss[k], env);
+        }
         if (gsg) {
             int same = 0;
             for (int64_t i = 0; i < c.batch; i++) same += gpu.choice0[i] == cpu.choice0[i];
             CHECK_MSG(same >= 0.97 * (double)c.batch, "%d of %lld choices equal", same, (long long)c.batch);
         }
         double spread = dist(&cpu, &cpu2, init), d = dist(&cpu, &gpu, init);
-        printf("  # %s%s%s: CPU spread %.3g, CUDA %.3g\n", method ? "byol" : "simsiam", gsg ? "+gsg" : "",
-               gsg ? (pairing ? " 2view" : " 4view") : "", spread, d);
-        CHECK_MSG(d <= 4 * spread + 1e-5, "CUDA is %.3g from the CPU, the CPU's own spread %.3g", d, spread);
+        double dm = dist(&cpu, &mut, init), tol = 4 * spread + 1e-5;
+        printf("  # %s%s%s: CPU spread %.3g, CUDA %.3g, lr x1.2 %.3g (margin %.3g)\n", method ? "byol" : "simsiam", gsg ? "+gsg" : "",
+               gsg ? (pairing ? " 2view" : " 4view") : "", spread, d, dm, dm / tol);
+        CHECK_MSG(dm > 2 * tol, "a 20 %% lr error is only %.3g from the CPU run, tolerance %.3g", dm, tol);
+        CHECK_MSG(d <= tol, "CUDA is %.3g from the CPU, the CPU's own spread %.3g", d, spread);
     }
     free(init); free(views);
-    free(cpu.params); free(cpu2.params); free(gpu.params);
+    free(cpu.params); free(cpu2.params); free(gpu.params); free(mut.params);
 }
 
 TEST(simsiam_step_matches_cpu) { compare(0, 0, 0); }

@@ -112,5 +112,5 @@ EOF2
     run -0 "$T/step_self"
     [ "$(grep -c '^PASS' <<<"$output")" -eq 4 ]
     # the CPU's own spread (the tolerance's base) is measured, not zero; the self-distance is 0
-    grep -Eq 'CPU spread [0-9.]*[1-9][0-9.e-]*, CUDA 0$' <<<"$output"
+    grep -Eq 'CPU spread [0-9.]*[1-9][0-9.e-]*, CUDA 0, lr x1.2 [0-9.e-]+ \(margin [0-9.e+]+\)$' <<<"$output"
 }

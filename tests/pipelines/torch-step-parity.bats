@@ -68,11 +68,13 @@ check() {
     [[ "$output" == *"SimSiam, step 1,"* ]]
     # the derived tolerance still sees a 1 % lr error in the update
     run -1 parity s --mutate lr1pct
+    echo "$output"
     [[ "$output" == *"update differs"* ]]
     # and the lr in the metrics is checked against the schedule, not taken from it
     sed 's/"lr":0.05,/"lr":0.0505,/' "$T/s.m.jsonl" >"$T/bad.jsonl"
     mv "$T/bad.jsonl" "$T/s.m.jsonl"
     run -1 parity s
+    echo "$output"
     [[ "$output" == *"lr: schedule 0.05, gsg-step 0.0505"* ]]
 }
 
@@ -103,11 +105,13 @@ check() {
     [[ "$output" == *"step 3,"*"lr 0.042678 lr_pred 0.05;"* ]]
     # a reference whose predictor took lr would disagree with gsg-step's update and metrics
     run -1 parity f --mutate pred-lr
+    echo "$output"
     [[ "$output" == *"predictor."*"update differs"* ]]
     [[ "$output" != *"layer1"* ]]
     sed 's/"lr_pred":0.05,/"lr_pred":0.0426776695,/' "$T/f.m.jsonl" >"$T/bad.jsonl"
     mv "$T/bad.jsonl" "$T/f.m.jsonl"
     run -1 parity f
+    echo "$output"
     [[ "$output" == *"lr_pred: schedule 0.05, gsg-step"* ]]
 }
 
@@ -116,8 +120,10 @@ check() {
     check b
     [[ "$output" == *"BYOL, step 2,"* ]]
     run -1 parity b --mutate online-targets
+    echo "$output"
     [[ "$output" == *"differs"* ]]
     run -1 parity b --mutate target-eval-bn
+    echo "$output"
     [[ "$output" == *"target."*"running"*"differs"* ]]
 }
 
@@ -126,7 +132,9 @@ check() {
     check bg
     [[ "$output" == *"BYOL+GSG, step 2,"* ]]
     run -1 parity bg --mutate online-distances
+    echo "$output"
     [[ "$output" == *"choices k differ"* ]]
     run -1 parity bg --mutate online-targets
+    echo "$output"
     [[ "$output" == *"differs"* ]]
 }

@@ -264,6 +264,9 @@ def main(argv):
     for l in problems:
         print('torch_step_parity: ' + l)
     if problems:
+        # the margin of a mutation case: how far past the tolerance its worst tensor lands
+        print(f'torch_step_parity: failed: worst {worst_name} at {worst:.3g}x the float32 spread'
+              f' ({worst / TOL:.3g}x the allowed {TOL:g}x)')
         return 1
     kind = ('BYOL' if byol else 'SimSiam') + ('+GSG' if gsg else '') + ('' if int(cfg['pred_hidden']) else ' without predictor')
     print(f"torch_step_parity: ok: {kind}, step {s}, {N} images, loss {ref['loss']:.6f}, {count} tensors, lr {ref['lr']:.5g}"

@@ -115,3 +115,28 @@ assert all(r == full[r['step']] for r in run)
 assert len(run) == 32 or 'metrics.jsonl has %d of the %d steps before the checkpoint' % (len(run) - (32 - at), at) in sys.argv[4]
 PYEOF
 }
+
+@test "train: --val N holds out the last N training images: trained on the rest, k-NN queries from the held-out ones" {
+    P=$BATS_TEST_DIRNAME/../../pipelines
+    # 300 images to train on (the first 300), the remaining 59,700 held out; k-NN on 500 of them
+    run -0 bash "$P/train.sh" --data fashion-mnist --val 59700 --batch 64 --epochs 1 --seed 2 --knn-every 1 --knn-test 500 \
+        --aug-args "--crop-scale 0.5:1" --step-args "--width 4 --proj-dim 32 --pred-dim 8 --threads 1" --out "$T/v"
+    grep -qx 'limit=0:300' "$T/v/run.txt"
+    grep -qx 'val=59700' "$T/v/run.txt"
+    grep -qx 'images=300' "$T/v/run.txt"
+    grep -q -- '--range 0:300 --crop-scale 0.5:1' "$T/v/run.txt"
+    # the bank is the training part, the queries are training images 300..799: the test split is not read
+    [ -s "$T/v/plain/train_"*"_fmnist_0-300.gsgt" ]
+    [ -s "$T/v/plain/val_"*"_fmnist_300-800.gsgt" ]
+    ! ls "$T/v/plain" | grep -q '^test_'
+    run -0 gsg-tensor info "$T/v/plain/val_"*"_fmnist_300-800.gsgt"
+    [[ "$output" == *"range=300:800"* ]]
+    [ "$(wc -l <"$T/v/knn_epochs.txt")" -eq 1 ]
+    # a resume must give the same split
+    run -1 env RESUME=1 bash "$P/train.sh" --data fashion-mnist --val 59000 --batch 64 --epochs 1 --seed 2 --out "$T/v"
+    [[ "$output" == *"was run with other settings"* ]]
+    run -2 bash "$P/train.sh" --val 60000 --out "$T/w"
+    [[ "$output" == *"--val 60000: the data set has 60000 training images"* ]]
+    run -2 bash "$P/train.sh" --val 10 --limit 100 --out "$T/w"
+    [[ "$output" == *"--val and --limit exclude each other"* ]]
+}

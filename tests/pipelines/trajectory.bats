@@ -50,12 +50,12 @@ epoch() {
     [[ "$output" == "trajectory: ok: GSG, steps 1..11"* ]]
 }
 
-@test "trajectory: the comparison catches a torch loop at 1.25x gsg's lr (and, measured, not one at 1.02x)" {
+@test "trajectory: the comparison catches a torch loop at 1.5x gsg's lr (and, measured, not one at 1.02x)" {
     local a=(--recipe fmnist --width 8 --proj-dim 64 --pred-dim 16 --epochs 1 -i "$GSG_TR/v.gsgt")
     gsg-step "${a[@]}" --steps 1 --ckpt "$T/m.c1.gsgt"
     gsg-step "${a[@]}" --resume "$T/m.c1.gsgt" --ckpt "$T/m.c2.gsgt" --metrics "$T/m.m.jsonl"
-    # the mutation: the reference trains at 1.25x the lr; the per-step loss check must fail by step 2
-    TRAJ_LR_SCALE=1.25 run -1 /usr/bin/python3 tests/pipelines/trajectory.py "$GSG_TR/v.gsgt" "$T/m.c1.gsgt" \
+    # the mutation: the reference trains at 1.5x the lr; the per-step loss check must fail by step 2
+    TRAJ_LR_SCALE=1.5 run -1 /usr/bin/python3 tests/pipelines/trajectory.py "$GSG_TR/v.gsgt" "$T/m.c1.gsgt" \
         "$T/m.c2.gsgt" "$T/m.m.jsonl"
     echo "$output"
     [[ "$output" == "trajectory: step 2: loss gsg "* ]]

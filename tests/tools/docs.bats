@@ -197,3 +197,21 @@ PY
     run -0 bash -o pipefail -c "$ex"
     [ "$(head -c 4 views.png | tail -c 3)" = PNG ]
 }
+
+# Every `make TARGET` the README and docs show names a target the Makefile has (make -n: nothing
+# runs). `make fuzz` itself is run, briefly, by .ci/run: a README command that stops linking is seen
+# on the next submission (issue 17 §4).
+@test "docs: every make target the README and docs/*.md name exists" {
+    cd "$ROOT"
+    local targets t bad=""
+    targets=$(grep -ohE '(^|[`(])make( [A-Z_]+=[^ `]+)* [a-z][a-z0-9-]+' README.md docs/*.md |
+              grep -oE '[a-z][a-z0-9-]+$' | sort -u)
+    [ "$(wc -l <<<"$targets")" -gt 10 ]
+    for t in $targets; do
+        make -n --no-print-directory "$t" >/dev/null 2>&1 || bad+=" $t"
+    done
+    echo "targets: $(echo $targets)"
+    [ -z "$bad" ] || { echo "no such make target:$bad"; false; }
+    # the check sees a missing one (mutation)
+    ! make -n --no-print-directory no-such-target-here >/dev/null 2>&1
+}

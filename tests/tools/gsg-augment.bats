@@ -207,6 +207,53 @@ assert v[0][0].shape == (5, 2, 1, 28, 28) and 'recipe=fmnist' in v[0][1]
 PYEOF
 }
 
+@test "gsg-augment --range A:B: the images A..B-1 of the data set (a validation split), index counted from the start" {
+    make_cifar "$T/data_batch_1.bin" 20
+    run -0 gsg-augment --data "$T/data_batch_1.bin" --plain --batch 8 -o "$T/all.gsgt"
+    run -0 gsg-augment --data "$T/data_batch_1.bin" --plain --batch 8 --range 13:20 -o "$T/r.gsgt"
+    run -0 gsg-augment --data "$T/data_batch_1.bin" --batch 4 --views 2 --range 0:12 -o "$T/v.gsgt"
+    run -0 gsg-augment --data "$T/data_batch_1.bin" --batch 4 --views 2 --limit 12 -o "$T/l.gsgt"
+    /usr/bin/python3 - <<'PYEOF'
+import gsgt, os, numpy as np
+T = os.environ['BATS_TEST_TMPDIR']
+def cat(path, name): return np.concatenate([a for _, n, a, _ in gsgt.read(path) if n == name])
+assert (cat(f'{T}/r.gsgt', 'images') == cat(f'{T}/all.gsgt', 'images')[13:]).all()
+assert (cat(f'{T}/r.gsgt', 'label') == cat(f'{T}/all.gsgt', 'label')[13:]).all()
+assert (cat(f'{T}/r.gsgt', 'index') == np.arange(13, 20)).all()
+assert all('range=13:20' in m for _, n, _, m in gsgt.read(f'{T}/r.gsgt') if n == 'images')
+# a range that starts at 0 is --limit: the same views and indices
+assert (cat(f'{T}/v.gsgt', 'views') == cat(f'{T}/l.gsgt', 'views')).all()
+assert (cat(f'{T}/v.gsgt', 'index') == cat(f'{T}/l.gsgt', 'index')).all()
+PYEOF
+    run -2 gsg-augment --data "$T/data_batch_1.bin" --plain --range 5:5
+    [[ "$output" == *"--range: '5:5' is not A:B with 0 <= A < B"* ]]
+    run -2 gsg-augment --data "$T/data_batch_1.bin" --plain --range 0:4 --limit 3
+    [[ "$output" == *"--range and --limit exclude each other"* ]]
+    run -2 gsg-augment --data "$T/data_batch_1.bin" --plain --range 10:21 -o "$T/x.gsgt"
+    [[ "$output" == *"--range 10:21: $T/data_batch_1.bin has 20 images"* ]]
+    [ ! -e "$T/x.gsgt" ]
+    run -2 gsg-augment --data "$T/data_batch_1.bin" --plain --range 20:30 -o "$T/x.gsgt"
+    [[ "$output" == *"the range starts at image 20, past its 20 images"* ]]
+    [ ! -e "$T/x.gsgt" ]
+}
+
+@test "gsg-augment --crop-scale L:H: the crop's area range, in the meta" {
+    make_cifar "$T/data_batch_1.bin" 8
+    run -0 gsg-augment --data "$T/data_batch_1.bin" --batch 8 --views 2 --crop-scale 0.5:0.9 -o "$T/c.gsgt"
+    run -0 gsg-tensor info "$T/c.gsgt"
+    [[ "$output" == *"crop_scale=0.5:0.9"* ]]
+    run -0 gsg-augment --data "$T/data_batch_1.bin" --batch 8 --views 2 -o "$T/d.gsgt"
+    run -0 gsg-tensor info "$T/d.gsgt"
+    [[ "$output" == *"crop_scale=0.2:1"* ]]
+    ! cmp -s "$T/c.gsgt" "$T/d.gsgt"
+    for bad in 0:1 0.5:1.5 0.8:0.5 x; do
+        run -2 gsg-augment --data "$T/data_batch_1.bin" --crop-scale "$bad"
+        [[ "$output" == *"--crop-scale: '$bad' is not L:H with 0 < L <= H <= 1"* ]]
+    done
+    run -2 gsg-augment --data "$T/data_batch_1.bin" --plain --crop-scale 0.5:1
+    [[ "$output" == *"--crop-scale makes no sense with --plain"* ]]
+}
+
 @test "gsg-augment --shard I/N: the shards of a global batch are the unsharded batch" {
     make_cifar "$T/data_batch_1.bin" 64
     run -0 gsg-augment --data "$T/data_batch_1.bin" --batch 16 --views 2 -o "$T/all.gsgt"
