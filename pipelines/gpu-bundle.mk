@@ -4,13 +4,15 @@
 # build/portable): ARCH=x86-64-v3 (AVX2: any H100/H200 host; a native Zen 5 build could SIGILL there),
 # CUDA=1, MPI=0 (one GPU process; no libmpi), DNNL=0 (CPU convolutions through im2col + OpenBLAS; keeps
 # libdnnl's ~100 MiB out). The CUDA runtime is linked statically (lib/cuda/detect.sh).
-#   make gpu-bundle [GPU_BUNDLE=build/gpu-bundle] [GPU_BUNDLE_TAR=1]   (also GPU_BUNDLE.tar.gz)
+#   make gpu-bundle [GPU_BUNDLE=build/gpu-bundle] [GPU_BUNDLE_TAR=0]
+# GPU_BUNDLE_TAR=1 (the default) also writes GPU_BUNDLE.tar.gz: the folder is over 64 MiB (OpenBLAS with
+# every CPU kernel, the data), the archive under it: carry the archive, gpu-check unpacks it.
 .PHONY: gpu-bundle
 
 GPU_BUNDLE       ?= build/gpu-bundle
 GPU_BUNDLE_BUILD ?= build/portable
 GPU_BUNDLE_ARCH  ?= x86-64-v3
-GPU_BUNDLE_TAR   ?= 0
+GPU_BUNDLE_TAR   ?= 1
 
 gpu-bundle:
 	@$(MAKE) --no-print-directory all BUILD=$(GPU_BUNDLE_BUILD) ARCH=$(GPU_BUNDLE_ARCH) CUDA=1 MPI=0 DNNL=0

@@ -2,7 +2,8 @@
 # The host parts of the GPU checks (issue 11): pipelines/gpu-check.sh and tests/bench/gpu_bench.sh plan
 # their runs and refuse bad options; gpu_summary.py builds the table from RESULT lines and never invents a
 # missing row; the two step drivers run on the CPU (our trainer, the PyTorch peer) and refuse cuda
-# cleanly without a device. What needs a GPU is `make gpu-check` on a GPU machine.
+# cleanly without a device; the bundle of `make gpu-bundle` passes its ldd proof and its CPU rehearsal runs
+# from an empty folder (docs/gpu.md). What needs a GPU is `make gpu-check` on a GPU machine.
 bats_require_minimum_version 1.5.0
 
 setup() {
