@@ -14,8 +14,12 @@ GPU_BUNDLE_BUILD ?= build/portable
 GPU_BUNDLE_ARCH  ?= x86-64-v3
 GPU_BUNDLE_TAR   ?= 1
 
+# what the bundle carries (not `all`: the unit tests and benches stay in build/)
+GPU_BUNDLE_TARGETS = tools $(patsubst tests/gpu/%.c,$(GPU_BUNDLE_BUILD)/tests/gpu_%,$(wildcard tests/gpu/test_*.c)) \
+                     $(GPU_BUNDLE_BUILD)/bench/gpu_bench_step
+
 gpu-bundle:
-	@$(MAKE) --no-print-directory all BUILD=$(GPU_BUNDLE_BUILD) ARCH=$(GPU_BUNDLE_ARCH) CUDA=1 MPI=0 DNNL=0
+	@$(MAKE) --no-print-directory $(GPU_BUNDLE_TARGETS) BUILD=$(GPU_BUNDLE_BUILD) ARCH=$(GPU_BUNDLE_ARCH) CUDA=1 MPI=0 DNNL=0
 	@$(MAKE) --no-print-directory -s print-config BUILD=$(GPU_BUNDLE_BUILD) ARCH=$(GPU_BUNDLE_ARCH) CUDA=1 MPI=0 DNNL=0 \
 		>$(GPU_BUNDLE_BUILD)/config.txt 2>/dev/null
 	@bash pipelines/gpu-bundle.sh --build $(GPU_BUNDLE_BUILD) --out $(GPU_BUNDLE) $(if $(filter 1,$(GPU_BUNDLE_TAR)),--tar)
