@@ -152,8 +152,8 @@ EOF2
     [ "$status" -eq 0 ]
     [[ "$output" == *"in the bundle"*", 0 elsewhere or not at all"* ]]
     grep -q 'ldd proof' "$e/b/MANIFEST.txt"
-    # nothing in the bundle points back at the repository or ../shared
-    ! grep -rIl -- '\.\./shared' "$e/b/pipelines" "$e/b/tests" "$e/b/gpu-check"
+    # no bundled script names the repository it was packed from
+    ! grep -rIlF -- "$R" "$e/b/pipelines" "$e/b/tests" "$e/b/gpu-check"
     # the rehearsal, from the copy, with nothing of this shell's environment
     cd "$e"
     run env -i HOME="$T" PATH=/usr/bin:/bin bash b/gpu-check --cpu --pack --out "$e/out"
