@@ -125,6 +125,9 @@ proof=$(check "$out" 2>&1) && ok=1 || ok=0
     echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -m), from $build"
     grep -h '^CFLAGS=\|^LDLIBS=\|^CUDA=\|^DNNL=\|^MPI=' "$build/config.txt" 2>/dev/null || true
     echo "size: $(du -sk "$out" | cut -f1) KiB"
+    # the oldest C/C++ runtime the GPU machine may have: the newest symbol versions any file needs
+    echo "needs at least: $(for f in "$out"/build/*/*; do objdump -T "$f" 2>/dev/null; done |
+        grep -o 'GLIBC_[0-9.]*[0-9]\|GLIBCXX_[0-9.]*[0-9]' | sort -uV | awk -F_ '{ v[$1] = $0 } END { print v["GLIBC"], v["GLIBCXX"] }')"
     echo
     echo "$proof"
 } >"$out/MANIFEST.txt"
