@@ -2,7 +2,8 @@
 # tests/run.sh: run every C unit test and every bats file, then print one line
 # "N passed, N failed, N skipped". Exit status is non-zero when anything failed.
 #   --unit-only   C unit tests only
-#   --gpu         the CPU-vs-CUDA parity tests (tests/gpu) only
+#   --gpu         the CPU-vs-CUDA parity tests (tests/gpu) only; under GSG_REQUIRE_GPU=1 (gpu-check) a
+#                 skip is a failure and so is a run that finds no test binary or passes nothing
 #   --bats FILE.. these bats files only (.ci/run: the reference tests after `make test`)
 # GSG_TEST_SAN=1 also builds the unit tests and tools under ASan+UBSan (build/san) and runs the units
 # (fuzz corpora included) and the bats of GSG_TEST_SAN_BATS (folders or files; default below) against
@@ -56,7 +57,14 @@ run_bats() {   # $1 = label prefix, then bats files
 }
 
 if [ "$mode" = "--gpu" ]; then
-    for b in "$BUILD"/tests/gpu_test_*; do [ -x "$b" ] && run_unit "$b" ""; done
+    ngpu=0
+    for b in "$BUILD"/tests/gpu_test_*; do [ -x "$b" ] && { run_unit "$b" ""; ngpu=$((ngpu + 1)); }; done
+    if [ "${GSG_REQUIRE_GPU:-0}" = 1 ]; then
+        # the binaries already fail their skips (check.h); this also catches a SKIP printed any other way
+        if [ "$skip" -gt 0 ]; then echo "FAIL GSG_REQUIRE_GPU=1: $skip skipped case(s) count as failures"; fail=$((fail + skip)); failed_names+=("skips"); fi
+        if [ "$ngpu" -eq 0 ]; then echo "FAIL GSG_REQUIRE_GPU=1: no $BUILD/tests/gpu_test_* binary"; fail=$((fail + 1)); failed_names+=("no-gpu-tests"); fi
+        if [ "$pass" -eq 0 ]; then echo "FAIL GSG_REQUIRE_GPU=1: nothing passed"; fail=$((fail + 1)); failed_names+=("nothing-passed"); fi
+    fi
 elif [ "$mode" = "--bats" ]; then
     shift
     run_bats "" "$@"

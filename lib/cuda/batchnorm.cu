@@ -90,11 +90,15 @@ __global__ void k_bn_fwd_finalize(float *mu, float *sc, float *shf, float *save_
         is = 1.0 / sqrt((double)running_var[c] + eps);
         mu[c] = running_mean[c];
     }
+    // The scale from the float 1/sigma that save_invstd keeps, not the double: the split plan (SyncBN:
+    // k_bn_consts from the all-reduced mean/invstd) and the backward start from that float, so the
+    // fused and split forwards give the same bits (test_cuda_ops batchnorm_split_matches_fused).
+    const float isf = (float)is;
     double gm = gamma ? gamma[c] : 1.0;
-    sc[c] = (float)(gm * is);
+    sc[c] = (float)(gm * (double)isf);
     shf[c] = beta ? beta[c] : 0.0f;
     if (save_mean) save_mean[c] = training ? (float)mean : running_mean[c];
-    if (save_invstd) save_invstd[c] = (float)is;
+    if (save_invstd) save_invstd[c] = isf;
 }
 
 // Constants from given mean/invstd (the apply half of a split BN).

@@ -3,9 +3,15 @@
 // kernel; the weights change every step). A plan fixes the shape and precision, picks one algorithm per
 // direction once (cuDNN's heuristic ranking, or timing with GSG_CUDNN_FIND=1; deterministic algorithms
 // preferred, gsg_algo_pick) and sizes the process-wide workspace at creation: calls never allocate.
-//   fp32: fp32 tensors, CUDNN_FMA_MATH (no TF32: the CPU parity tolerance is 1e-4).
+//   fp32: fp32 tensors, always CUDNN_FMA_MATH (no TF32: the CPU parity tolerance is 1e-4). The math type
+//         cuDNN reports for a candidate is never copied back: DEFAULT_MATH would permit TF32 on sm_80+.
 //   bf16: x, w, dy converted to bf16 in the workspace, CUDNN_TENSOR_OP_MATH with fp32 accumulation, the
 //         bf16 outputs converted back to fp32 (y, dx written; dw accumulated into the fp32 gradient).
+//         A layer cuDNN cannot run in bf16 NHWC (channels not a multiple of 8: the 1-channel fmnist
+//         stem, odd test shapes) falls back to fp32 for that layer only (its plan says "fp32 (bf16
+//         fallback)"), instead of failing the network.
+// Each chosen algorithm is run once at plan time on scratch buffers; one that fails there (a heuristic
+// can rank an algorithm that then refuses the layer) is dropped and the next candidate tried.
 // Identical layers share one choice through a process cache (cuda_host.h).
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,13 +86,58 @@ __global__ void k_from_bf16(float *y, const __nv_bfloat16 *x, int64_t n)
 
 static int math_ok(enum gsg_precision p, cudnnMathType_t m)
 {
-    // fp32 must not run on TF32 tensor cores; bf16 takes what cuDNN ranks first
+    // fp32: the algorithms cuDNN lists for FMA or default math (run below with FMA math forced); never
+    // those that need tensor-op math. bf16 takes what cuDNN ranks first.
     return p == GSG_PREC_BF16 || m == CUDNN_FMA_MATH || m == CUDNN_DEFAULT_MATH;
+}
+
+// The math type a candidate runs with: fp32 always FMA (no TF32), bf16 what cuDNN reported.
+static cudnnMathType_t math_for(enum gsg_precision p, cudnnMathType_t reported)
+{
+    return p == GSG_PREC_BF16 ? reported : CUDNN_FMA_MATH;
+}
+
+// Scratch tensors for the plan-time trial (and GSG_CUDNN_FIND timing): x, w, y of the layer.
+struct trial_bufs { void *x, *w, *y; };
+
+// Run direction dir once with algorithm algo on the trial buffers; cuDNN's status, or a CUDA error.
+static int trial_run(struct gsg_cuda_ctx *c, struct gsg_cuda_conv2d *p, int dir, int algo, size_t mem,
+                     const struct trial_bufs *b, char *why, size_t cap)
+{
+    void *ws = NULL;
+    if (mem && gsg_cuda_workspace(mem, &ws) != GSG_OK) {
+        snprintf(why, cap, "workspace of %zu bytes: %s", mem, gsg_err_msg());
+        return -1;
+    }
+    const float one = 1.0f, zero = 0.0f;
+    cudnnStatus_t s;
+    cudnnConvolutionDescriptor_t cd = p->cd[dir];
+    if (dir == 0)
+        s = c->fn.cudnnConvolutionForward(c->dnn, &one, p->xd, b->x, p->wd, b->w, cd, (cudnnConvolutionFwdAlgo_t)algo,
+                                          ws, mem, &zero, p->yd, b->y);
+    else if (dir == 1)
+        s = c->fn.cudnnConvolutionBackwardData(c->dnn, &one, p->wd, b->w, p->yd, b->y, cd,
+                                               (cudnnConvolutionBwdDataAlgo_t)algo, ws, mem, &zero, p->xd, b->x);
+    else
+        s = c->fn.cudnnConvolutionBackwardFilter(c->dnn, &one, p->xd, b->x, p->yd, b->y, cd,
+                                                 (cudnnConvolutionBwdFilterAlgo_t)algo, ws, mem, &zero, p->wd, b->w);
+    if (s != CUDNN_STATUS_SUCCESS) {
+        snprintf(why, cap, "cuDNN %d '%s'", (int)s, c->fn.cudnnGetErrorString(s));
+        return -1;
+    }
+    cudaError_t e = cudaStreamSynchronize(c->stream);
+    if (e == cudaSuccess) e = cudaGetLastError();
+    if (e != cudaSuccess) {
+        snprintf(why, cap, "CUDA '%s'", cudaGetErrorString(e));
+        return -1;
+    }
+    return 0;
 }
 
 // One direction's choice. dir 0 fwd, 1 bwd data, 2 bwd filter. find: time with real buffers.
 static gsg_status choose(struct gsg_cuda_ctx *c, struct gsg_cuda_conv2d *p, int dir, int find, void *bx, void *bw,
-                         void *by, void *ws, size_t ws_bytes, int *algo, size_t *mem, cudnnMathType_t *math)
+                         void *by, void *ws, size_t ws_bytes, const struct trial_bufs *trial, int *algo, size_t *mem,
+                         cudnnMathType_t *math)
 {
     enum { MAXA = 16 };
     struct gsg_algo_perf cand[MAXA];
@@ -129,8 +180,10 @@ static gsg_status choose(struct gsg_cuda_ctx *c, struct gsg_cuda_conv2d *p, int 
             maths[i] = r[i].mathType;
         }
     }
-    // the exact workspace of each candidate with its math type (heuristic estimates can be low)
+    // the exact workspace of each candidate with the math type it will run with (heuristic estimates
+    // can be low); fp32 candidates are measured, and run, with FMA math whatever cuDNN reported
     for (int i = 0; i < n; i++) {
+        maths[i] = math_for(p->prec, maths[i]);
         if (!cand[i].ok) continue;
         size_t m = 0;
         cudnnStatus_t s = c->fn.cudnnSetConvolutionMathType(cd, maths[i]);
@@ -148,18 +201,40 @@ static gsg_status choose(struct gsg_cuda_ctx *c, struct gsg_cuda_conv2d *p, int 
         if (s != CUDNN_STATUS_SUCCESS) cand[i].ok = 0;
         else if (m > cand[i].memory) cand[i].memory = m;
     }
-    int k = gsg_algo_pick(cand, n, WS_LIMIT, 1);
+    // the first candidate by gsg_algo_pick's rules that also runs once here; a refusal moves to the next
+    char tried[600] = "", why[200];
+    int k;
+    while ((k = gsg_algo_pick(cand, n, WS_LIMIT, 1)) >= 0) {
+        GSG_CUDNN(c->fn.cudnnSetConvolutionMathType(cd, maths[k]));
+        if (!trial || trial_run(c, p, dir, cand[k].algo, cand[k].memory, trial, why, sizeof why) == 0) break;
+        size_t l = strlen(tried);
+        snprintf(tried + l, sizeof tried - l, "%salgo %d: %s", l ? "; " : "", cand[k].algo, why);
+        cand[k].ok = 0;
+    }
     if (k < 0)
         return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: cuDNN offers no %s algorithm for N=%lld H=%lld W=%lld Ci=%lld "
-                           "Co=%lld K=%lld stride=%lld pad=%lld in %s",
+                           "Co=%lld K=%lld stride=%lld pad=%lld in %s%s%s%s",
                            dir == 0 ? "forward" : dir == 1 ? "backward-data" : "backward-filter", (long long)p->d.N,
                            (long long)p->d.H, (long long)p->d.W, (long long)p->d.Ci, (long long)p->d.Co,
-                           (long long)p->d.K, (long long)p->d.stride, (long long)p->d.pad, gsg_precision_name(p->prec));
+                           (long long)p->d.K, (long long)p->d.stride, (long long)p->d.pad, gsg_precision_name(p->prec),
+                           *tried ? " (failed at plan time: " : "", *tried ? tried : "", *tried ? ")" : "");
     *algo = cand[k].algo;
     *mem = cand[k].memory;
     *math = maths[k];
-    GSG_CUDNN(c->fn.cudnnSetConvolutionMathType(cd, maths[k]));
     return GSG_OK;
+}
+
+static void forget_layer(struct gsg_cuda_conv2d *p)
+{
+    if (!gsg_cu.ready) return;
+    if (p->xd) gsg_cu.fn.cudnnDestroyTensorDescriptor(p->xd);
+    if (p->yd) gsg_cu.fn.cudnnDestroyTensorDescriptor(p->yd);
+    if (p->wd) gsg_cu.fn.cudnnDestroyFilterDescriptor(p->wd);
+    for (int i = 0; i < 3; i++)
+        if (p->cd[i]) gsg_cu.fn.cudnnDestroyConvolutionDescriptor(p->cd[i]);
+    p->xd = p->yd = NULL;
+    p->wd = NULL;
+    for (int i = 0; i < 3; i++) p->cd[i] = NULL;
 }
 
 static gsg_status describe_layer(struct gsg_cuda_ctx *c, struct gsg_cuda_conv2d *p)
@@ -212,6 +287,43 @@ static const char *fwd_name(int a)
     return a >= 0 && a < 8 ? n[a] : "?";
 }
 
+// Choose the three directions' algorithms for p->prec (descriptors made); the trial buffers sized for fp32
+// serve bf16 too.
+static gsg_status choose_all(struct gsg_cuda_ctx *c, struct gsg_cuda_conv2d *p, const struct trial_bufs *tb,
+                             struct gsg_conv_choice *ch)
+{
+    const char *fe = getenv("GSG_CUDNN_FIND");
+    int find = fe && !strcmp(fe, "1") && tb;
+    void *ws = NULL;
+    size_t ws_bytes = 0;
+    if (find) {
+        ws_bytes = (size_t)256 << 20;
+        if (cudaMalloc(&ws, ws_bytes) != cudaSuccess) {
+            cudaGetLastError();
+            find = 0;   // not enough memory to time: use the heuristics
+        }
+    }
+    int a[3] = {0, 0, 0};
+    size_t mem[3] = {0, 0, 0};
+    cudnnMathType_t m[3] = {CUDNN_FMA_MATH, CUDNN_FMA_MATH, CUDNN_FMA_MATH};
+    gsg_status st = GSG_OK;
+    for (int dir = 0; dir < 3 && st == GSG_OK; dir++)
+        st = choose(c, p, dir, find, tb ? tb->x : NULL, tb ? tb->w : NULL, tb ? tb->y : NULL, ws, ws_bytes, tb, &a[dir],
+                    &mem[dir], &m[dir]);
+    cudaFree(ws);
+    if (st == GSG_OK) {
+        memset(ch, 0, sizeof *ch);
+        ch->fwd = a[0];
+        ch->bwd_data = a[1];
+        ch->bwd_filter = a[2];
+        for (int i = 0; i < 3; i++) ch->math[i] = (int)m[i];
+        ch->ws_fwd = mem[0];
+        ch->ws_bwd_data = mem[1];
+        ch->ws_bwd_filter = mem[2];
+    }
+    return st;
+}
+
 extern "C" gsg_status gsg_cuda_conv2d_create(struct gsg_cuda_conv2d **plan, const struct gsg_conv2d_desc *d)
 {
     *plan = NULL;
@@ -220,11 +332,12 @@ extern "C" gsg_status gsg_cuda_conv2d_create(struct gsg_cuda_conv2d **plan, cons
     if (!p) return gsg_err_set(GSG_E_NOMEM, "conv2d: out of memory for a CUDA plan");
     p->d = *d;
     gsg_conv2d_out_hw(d, &p->Ho, &p->Wo);
-    p->prec = gsg_cuda_precision();
+    const enum gsg_precision asked = gsg_cuda_precision();
+    p->prec = asked;
+    struct gsg_conv_key key = {d->N, d->H, d->W, d->Ci, d->Co, d->K, d->stride, d->pad, (int)asked};
+    const struct gsg_conv_choice *hit = gsg_conv_cache_find(&conv_cache, &key);
+    if (hit && hit->fp32_fallback) p->prec = GSG_PREC_FP32;
     gsg_status st = describe_layer(c, p);
-    struct gsg_conv_key key = {d->N, d->H, d->W, d->Ci, d->Co, d->K, d->stride, d->pad, (int)p->prec};
-    const struct gsg_conv_choice *hit = st == GSG_OK ? gsg_conv_cache_find(&conv_cache, &key) : NULL;
-    cudnnMathType_t m[3];
     if (st == GSG_OK && hit) {
         p->ch = *hit;
         for (int dir = 0; dir < 3 && st == GSG_OK; dir++) {
@@ -233,40 +346,49 @@ extern "C" gsg_status gsg_cuda_conv2d_create(struct gsg_cuda_conv2d **plan, cons
         }
     }
     if (st == GSG_OK && !hit) {
-        const char *fe = getenv("GSG_CUDNN_FIND");
-        int find = fe && !strcmp(fe, "1");
-        void *bx = NULL, *bw = NULL, *by = NULL, *ws = NULL;
-        size_t ws_bytes = 0;
-        if (find) {
-            const size_t es = p->prec == GSG_PREC_BF16 ? 2 : 4;
-            ws_bytes = (size_t)256 << 20;
-            if (cudaMalloc(&bx, (size_t)(d->N * d->H * d->W * d->Ci) * es) != cudaSuccess ||
-                cudaMalloc(&bw, (size_t)(d->Co * d->Ci * d->K * d->K) * es) != cudaSuccess ||
-                cudaMalloc(&by, (size_t)(d->N * p->Ho * p->Wo * d->Co) * es) != cudaSuccess ||
-                cudaMalloc(&ws, ws_bytes) != cudaSuccess) {
-                cudaGetLastError();
-                find = 0;   // not enough memory to time: use the heuristics
-            }
+        // trial buffers (fp32-sized, so a bf16 fallback reuses them), zeroed: the trial runs each choice
+        // once. Not while a graph is being captured (allocation and synchronisation are not allowed):
+        // then the heuristic's ranking alone decides.
+        struct trial_bufs tb = {NULL, NULL, NULL};
+        const struct trial_bufs *tbp = NULL;
+        cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+        if (cudaStreamIsCapturing(c->stream, &cs) == cudaSuccess && cs == cudaStreamCaptureStatusNone) {
+            const size_t nx = (size_t)(d->N * d->H * d->W * d->Ci) * 4, nw = (size_t)(d->Co * d->Ci * d->K * d->K) * 4,
+                         ny = (size_t)(d->N * p->Ho * p->Wo * d->Co) * 4;
+            if (cudaMalloc(&tb.x, nx) == cudaSuccess && cudaMalloc(&tb.w, nw) == cudaSuccess &&
+                cudaMalloc(&tb.y, ny) == cudaSuccess && cudaMemsetAsync(tb.x, 0, nx, c->stream) == cudaSuccess &&
+                cudaMemsetAsync(tb.w, 0, nw, c->stream) == cudaSuccess &&
+                cudaMemsetAsync(tb.y, 0, ny, c->stream) == cudaSuccess)
+                tbp = &tb;
+            else
+                st = gsg_err_set(GSG_E_CUDA, "conv2d: cannot allocate the plan-time trial buffers (%s)",
+                                 cudaGetErrorString(cudaGetLastError()));
         }
-        int a[3] = {0, 0, 0};
-        size_t mem[3] = {0, 0, 0};
-        for (int dir = 0; dir < 3 && st == GSG_OK; dir++)
-            st = choose(c, p, dir, find, bx, bw, by, ws, ws_bytes, &a[dir], &mem[dir], &m[dir]);
-        cudaFree(bx);
-        cudaFree(bw);
-        cudaFree(by);
-        cudaFree(ws);
-        if (st == GSG_OK) {
-            p->ch = {a[0], a[1], a[2], {(int)m[0], (int)m[1], (int)m[2]}, mem[0], mem[1], mem[2]};
-            if (gsg_conv_cache_put(&conv_cache, &key, &p->ch) != 0) st = gsg_err_set(GSG_E_NOMEM, "conv2d: cache");
+        if (st == GSG_OK) st = choose_all(c, p, tbp, &p->ch);
+        if (st != GSG_OK && st != GSG_E_NOMEM && p->prec == GSG_PREC_BF16) {
+            // this layer in fp32 (cuDNN has no bf16 NHWC algorithm for it); the rest of the net stays bf16
+            char why[512];
+            snprintf(why, sizeof why, "%s", gsg_err_msg());
+            forget_layer(p);
+            p->prec = GSG_PREC_FP32;
+            st = describe_layer(c, p);
+            if (st == GSG_OK) st = choose_all(c, p, tbp, &p->ch);
+            if (st == GSG_OK) p->ch.fp32_fallback = 1;
+            else st = gsg_err_prefix(st, "conv2d: no bf16 algorithm (%s), and in fp32", why);
         }
+        cudaFree(tb.x);
+        cudaFree(tb.w);
+        cudaFree(tb.y);
+        if (st == GSG_OK && gsg_conv_cache_put(&conv_cache, &key, &p->ch) != 0)
+            st = gsg_err_set(GSG_E_NOMEM, "conv2d: cache");
     }
     if (st == GSG_OK) st = plan_layout(p);
     void *w = NULL;
     if (st == GSG_OK) st = gsg_cuda_workspace(p->ws_total, &w);
     if (st != GSG_OK) { gsg_cuda_conv2d_destroy(p); return st; }
-    snprintf(p->algos, sizeof p->algos, "fwd=%s bwd_data=%d bwd_filter=%d %s ws=%zuKiB", fwd_name(p->ch.fwd),
-             p->ch.bwd_data, p->ch.bwd_filter, gsg_precision_name(p->prec), p->ws_total >> 10);
+    snprintf(p->algos, sizeof p->algos, "fwd=%s bwd_data=%d bwd_filter=%d %s%s ws=%zuKiB", fwd_name(p->ch.fwd),
+             p->ch.bwd_data, p->ch.bwd_filter, gsg_precision_name(p->prec),
+             p->ch.fp32_fallback ? " (bf16 fallback)" : "", p->ws_total >> 10);
     *plan = p;
     return GSG_OK;
 }
@@ -274,13 +396,7 @@ extern "C" gsg_status gsg_cuda_conv2d_create(struct gsg_cuda_conv2d **plan, cons
 extern "C" void gsg_cuda_conv2d_destroy(struct gsg_cuda_conv2d *p)
 {
     if (!p) return;
-    if (gsg_cu.ready) {
-        if (p->xd) gsg_cu.fn.cudnnDestroyTensorDescriptor(p->xd);
-        if (p->yd) gsg_cu.fn.cudnnDestroyTensorDescriptor(p->yd);
-        if (p->wd) gsg_cu.fn.cudnnDestroyFilterDescriptor(p->wd);
-        for (int i = 0; i < 3; i++)
-            if (p->cd[i]) gsg_cu.fn.cudnnDestroyConvolutionDescriptor(p->cd[i]);
-    }
+    forget_layer(p);
     free(p);
 }
 

@@ -35,6 +35,8 @@ struct gsg_conv_choice {
     int fwd, bwd_data, bwd_filter;   /* algorithm enum values */
     int math[3];                     /* the math type each was chosen with (fwd, bwd data, bwd filter) */
     size_t ws_fwd, ws_bwd_data, ws_bwd_filter;
+    int fp32_fallback;               /* a bf16 layer cuDNN cannot run in bf16 (channels not a multiple of 8):
+                                        this layer runs in fp32 */
 };
 struct gsg_conv_cache {
     int n, cap;

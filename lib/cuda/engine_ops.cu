@@ -2,18 +2,23 @@
 // cpu_engine.h): copy/zero, SGD, EMA, the u8 -> f32 input conversion, batch norm in steps.
 // Plain grid-stride kernels; the batch-norm sums use one block per channel with a fixed per-thread
 // row stride and a fixed shared-memory tree, so they are the same bits run after run.
-// Every call is enqueued on engine_stream() and returns without waiting (docs/execution.md).
+// Every call is enqueued on the process stream (engine_stream) and returns without waiting (docs/execution.md).
 #include <cuda_runtime.h>
 #include <math.h>
 #include "gsg_cuda.h"
 #include "cuda_internal.h"
 
-// The process stream: the context's (runtime.cu), created by the first CUDA call.
-static cudaStream_t engine_stream(void)
+// The process stream: the context's (runtime.cu), created by the first CUDA call. A failed
+// initialisation is returned to the caller (never a silent fallback to the legacy stream 0).
+static gsg_status engine_stream(cudaStream_t *s)
 {
     struct gsg_cuda_ctx *c = NULL;
-    return gsg_cuda_ctx_get(&c) == GSG_OK ? c->stream : 0;
+    *s = 0;
+    GSG_TRY(gsg_cuda_ctx_get(&c));
+    *s = c->stream;
+    return GSG_OK;
 }
+#define ENGINE_STREAM(s) cudaStream_t s; GSG_TRY(engine_stream(&s))
 
 #define ENGINE_CHECK(what) do { cudaError_t e_ = cudaGetLastError(); if (e_ != cudaSuccess) { \
     int d_ = -1; cudaGetDevice(&d_); \
@@ -30,7 +35,8 @@ static unsigned grid_for(int64_t n, int block)
 extern "C" gsg_status gsg_cuda_copy(void *dst, const void *src, size_t bytes)
 {
     if (!bytes || dst == src) return GSG_OK;
-    cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, engine_stream());
+    ENGINE_STREAM(es_);
+    cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, es_);
     ENGINE_CHECK("cudaMemcpyAsync(device to device)");
     return GSG_OK;
 }
@@ -38,7 +44,8 @@ extern "C" gsg_status gsg_cuda_copy(void *dst, const void *src, size_t bytes)
 extern "C" gsg_status gsg_cuda_zero(void *dst, size_t bytes)
 {
     if (!bytes) return GSG_OK;
-    cudaMemsetAsync(dst, 0, bytes, engine_stream());
+    ENGINE_STREAM(es_);
+    cudaMemsetAsync(dst, 0, bytes, es_);
     ENGINE_CHECK("cudaMemsetAsync");
     return GSG_OK;
 }
@@ -56,7 +63,8 @@ __global__ void k_sgd(float *w, float *m, const float *g, int64_t n, float lr, f
 extern "C" gsg_status gsg_cuda_sgd(float *w, float *m, const float *g, int64_t n, float lr, float momentum, float wd)
 {
     if (n <= 0) return GSG_OK;
-    k_sgd<<<grid_for(n, 256), 256, 0, engine_stream()>>>(w, m, g, n, lr, momentum, wd);
+    ENGINE_STREAM(es_);
+    k_sgd<<<grid_for(n, 256), 256, 0, es_>>>(w, m, g, n, lr, momentum, wd);
     ENGINE_CHECK("k_sgd");
     return GSG_OK;
 }
@@ -70,7 +78,8 @@ __global__ void k_ema(float *x, const float *src, int64_t n, float a, float b)
 extern "C" gsg_status gsg_cuda_ema(float *x, const float *src, int64_t n, float a, float b)
 {
     if (n <= 0) return GSG_OK;
-    k_ema<<<grid_for(n, 256), 256, 0, engine_stream()>>>(x, src, n, a, b);
+    ENGINE_STREAM(es_);
+    k_ema<<<grid_for(n, 256), 256, 0, es_>>>(x, src, n, a, b);
     ENGINE_CHECK("k_ema");
     return GSG_OK;
 }
@@ -102,7 +111,8 @@ extern "C" gsg_status gsg_cuda_views_to_f32(float *y, const uint8_t *views, cons
         k.sc[c] = (float)(1.0 / (255.0 * (double)stddev[c]));
         k.sh[c] = (float)(-(double)mean[c] / (double)stddev[c]);
     }
-    k_views_to_f32<<<grid_for(n, 256), 256, 0, engine_stream()>>>(y, views, rows, k, Ny, V, C, H * W, v);
+    ENGINE_STREAM(es_);
+    k_views_to_f32<<<grid_for(n, 256), 256, 0, es_>>>(y, views, rows, k, Ny, V, C, H * W, v);
     ENGINE_CHECK("k_views_to_f32");
     return GSG_OK;
 }
@@ -148,7 +158,8 @@ __global__ void k_bn_stats(double *sums, const float *x, const float *shift, int
 extern "C" gsg_status gsg_cuda_bn_stats(double *sums, const float *x, const float *shift, int64_t M, int64_t C)
 {
     if (C <= 0) return GSG_OK;
-    k_bn_stats<<<(unsigned)C, BN_THREADS, 0, engine_stream()>>>(sums, x, shift, M, C);
+    ENGINE_STREAM(es_);
+    k_bn_stats<<<(unsigned)C, BN_THREADS, 0, es_>>>(sums, x, shift, M, C);
     ENGINE_CHECK("k_bn_stats");
     return GSG_OK;
 }
@@ -173,7 +184,8 @@ extern "C" gsg_status gsg_cuda_bn_finalize(float *mean, float *invstd, float *ru
                                            const double *sums, const float *shift, int64_t C, float momentum, float eps)
 {
     if (C <= 0) return GSG_OK;
-    k_bn_finalize<<<grid_for(C, 128), 128, 0, engine_stream()>>>(mean, invstd, running_mean, running_var, sums, shift, C,
+    ENGINE_STREAM(es_);
+    k_bn_finalize<<<grid_for(C, 128), 128, 0, es_>>>(mean, invstd, running_mean, running_var, sums, shift, C,
                                                                  momentum, eps);
     ENGINE_CHECK("k_bn_finalize");
     return GSG_OK;
@@ -195,7 +207,8 @@ extern "C" gsg_status gsg_cuda_bn_apply(float *y, const float *x, const float *m
                                         const float *gamma, const float *beta, int64_t M, int64_t C, int relu)
 {
     if (M * C <= 0) return GSG_OK;
-    k_bn_apply<<<grid_for(M * C, 256), 256, 0, engine_stream()>>>(y, x, mean, invstd, gamma, beta, M, C, relu);
+    ENGINE_STREAM(es_);
+    k_bn_apply<<<grid_for(M * C, 256), 256, 0, es_>>>(y, x, mean, invstd, gamma, beta, M, C, relu);
     ENGINE_CHECK("k_bn_apply");
     return GSG_OK;
 }
@@ -228,7 +241,8 @@ extern "C" gsg_status gsg_cuda_bn_bwd_stats(double *sums, float *dgamma, float *
                                             const float *invstd, int64_t M, int64_t C)
 {
     if (C <= 0) return GSG_OK;
-    k_bn_bwd_stats<<<(unsigned)C, BN_THREADS, 0, engine_stream()>>>(sums, dgamma, dbeta, dy, relu_y, x, mean, invstd, M, C);
+    ENGINE_STREAM(es_);
+    k_bn_bwd_stats<<<(unsigned)C, BN_THREADS, 0, es_>>>(sums, dgamma, dbeta, dy, relu_y, x, mean, invstd, M, C);
     ENGINE_CHECK("k_bn_bwd_stats");
     return GSG_OK;
 }
@@ -252,7 +266,8 @@ extern "C" gsg_status gsg_cuda_bn_bwd_apply(float *dx, const float *dy, const fl
                                             const double *sums, int64_t M, int64_t C)
 {
     if (M * C <= 0) return GSG_OK;
-    k_bn_bwd_apply<<<grid_for(M * C, 256), 256, 0, engine_stream()>>>(dx, dy, relu_y, x, gamma, mean, invstd, sums, M, C);
+    ENGINE_STREAM(es_);
+    k_bn_bwd_apply<<<grid_for(M * C, 256), 256, 0, es_>>>(dx, dy, relu_y, x, gamma, mean, invstd, sums, M, C);
     ENGINE_CHECK("k_bn_bwd_apply");
     return GSG_OK;
 }

@@ -23,7 +23,8 @@ gsg_status gsg_cuda_sync(void);
  * created by gsg_cuda_init (any CUDA entry point calls it for device 0 on first use). cuBLAS and
  * cuDNN are loaded with dlopen at init, so binaries do not depend on them unless CUDA is used:
  * GSG_CUDA_LIBDIR (colon-separated directories) is searched first, then the toolkit's lib64
- * recorded at build time, then the loader's path. Every op enqueues on the stream and returns
+ * recorded at build time, then the PyTorch wheels' nvidia/<name>/lib folders, then the loader's path
+ * (lib/cuda/libfind.h). Every op enqueues on the stream and returns
  * without waiting; gsg_cuda_check is the one checked synchronisation per step, so an
  * asynchronous error surfaces at the step that caused it. Kernel arguments are raw device
  * pointers with the shapes of the CPU twins (lib/cpu/cpu_ops.h). */
@@ -45,6 +46,9 @@ const char *gsg_cuda_describe(void);
 /* Load cuBLAS and cuDNN and resolve every entry point the backend uses, without a device (the build's
  * and the machine's libraries agree); *cudnn_version = cudnnGetVersion() (e.g. 91900). */
 gsg_status gsg_cuda_libs_probe(size_t *cudnn_version);
+/* After a successful probe or init: "cuBLAS 13.0.2 from /path/libcublas.so.13 (libcublas.so.13.0.2.14); cuDNN
+ * 9.13.0 from ..." (the files the search of lib/cuda/libfind.h found); "" before. */
+const char *gsg_cuda_libs_describe(void);
 /* The process stream as a cudaStream_t (NULL without a device): NCCL enqueues on it (lib/dist). */
 void *gsg_cuda_stream(void);
 /* 1 when the stream has finished its work, 0 while work is pending, -1 on an error (message set). */

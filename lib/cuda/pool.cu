@@ -69,6 +69,9 @@ extern "C" gsg_status gsg_cuda_maxpool_fwd(float *y, int32_t *argmax, const floa
 {
     const int64_t Ho = (H - 1) / 2 + 1, Wo = (W - 1) / 2 + 1, n = N * Ho * Wo * C;
     if (n <= 0) return GSG_OK;
+    if (N * H * W * C > INT32_MAX)   // the argmax is a flat i32 index into x (lib/ops/pool.c refuses first)
+        return gsg_err_set(GSG_E_SHAPE, "maxpool: x has %lld elements, more than the i32 argmax can index",
+                           (long long)(N * H * W * C));
     GSG_CTX(c);
     k_maxpool_fwd<<<gsg_grid(n, 256, 2), 256, 0, c->stream>>>(y, argmax, x, N, H, W, C, Ho, Wo);
     GSG_LAUNCHED("k_maxpool_fwd");
@@ -80,6 +83,8 @@ extern "C" gsg_status gsg_cuda_maxpool_bwd(float *dx, const float *dy, const int
 {
     const int64_t Ho = (H - 1) / 2 + 1, Wo = (W - 1) / 2 + 1, n = N * H * W * C;
     if (n <= 0) return GSG_OK;
+    if (n > INT32_MAX)
+        return gsg_err_set(GSG_E_SHAPE, "maxpool: dx has %lld elements, more than the i32 argmax can index", (long long)n);
     GSG_CTX(c);
     k_maxpool_bwd<<<gsg_grid(n, 256, 2), 256, 0, c->stream>>>(dx, dy, argmax, N, H, W, C, Ho, Wo);
     GSG_LAUNCHED("k_maxpool_bwd");

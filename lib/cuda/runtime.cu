@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cuda_internal.h"
+#include "libfind.h"
 
 #ifndef GSG_CUDA_LIBDIR_DEFAULT
 #define GSG_CUDA_LIBDIR_DEFAULT "/usr/local/cuda/lib64"
@@ -34,52 +35,54 @@ gsg_status gsg_cudnn_fail(cudnnStatus_t e, const char *call, const char *file, i
 
 extern "C" int gsg_cuda_built(void) { return 1; }
 
-// dlopen name from GSG_CUDA_LIBDIR's directories, the build's toolkit directory, then the loader path.
-static void *open_lib(const char *const *names, char *why, size_t cap)
+// Where cuBLAS and cuDNN came from, and their versions (gsg_cuda_libs_describe).
+static char lib_blas_path[1024], lib_dnn_path[1024];
+static char lib_report[3072];
+
+// dlopen names through lib/cuda/libfind.c: GSG_CUDA_LIBDIR, the build's toolkit folder, the PyTorch
+// wheels' nvidia/*/lib folders, the loader's path.
+static void *open_lib(const char *const *names, char *path, size_t pcap, char *why, size_t cap)
 {
-    char path[4096];
-    const char *env = getenv("GSG_CUDA_LIBDIR");
-    char dirs[4096];
-    snprintf(dirs, sizeof dirs, "%s%s%s", env ? env : "", env && *env ? ":" : "", GSG_CUDA_LIBDIR_DEFAULT);
-    for (const char *const *n = names; *n; n++) {
-        char *save = NULL, buf[4096];
-        snprintf(buf, sizeof buf, "%s", dirs);
-        for (char *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-            snprintf(path, sizeof path, "%.3000s/%.200s", d, *n);
-            void *h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
-            if (h) return h;
-        }
-        void *h = dlopen(*n, RTLD_NOW | RTLD_GLOBAL);
-        if (h) return h;
-    }
-    snprintf(why, cap, "%s", dlerror() ? dlerror() : "not found");
-    return NULL;
+    return gsg_gpulib_open(names, GSG_CUDA_LIBDIR_DEFAULT, path, pcap, why, cap);
 }
 
 static gsg_status load_libs(struct gsg_cuda_libs *fn)
 {
     static const char *const blas_names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so", NULL};
     static const char *const dnn_names[] = {"libcudnn.so.9", "libcudnn.so", NULL};
-    char why[512] = "";
-    void *hb = open_lib(blas_names, why, sizeof why);
+    char why[1100] = "";
+    void *hb = open_lib(blas_names, lib_blas_path, sizeof lib_blas_path, why, sizeof why);
     if (!hb)
         return gsg_err_set(GSG_E_NO_CUDA, "cannot load cuBLAS (libcublas.so.13 or .12; set GSG_CUDA_LIBDIR): %s", why);
-    void *hd = open_lib(dnn_names, why, sizeof why);
+    void *hd = open_lib(dnn_names, lib_dnn_path, sizeof lib_dnn_path, why, sizeof why);
     if (!hd) return gsg_err_set(GSG_E_NO_CUDA, "cannot load cuDNN (libcudnn.so.9; set GSG_CUDA_LIBDIR): %s", why);
 #define GSG_X(f) \
     fn->f = (decltype(fn->f))dlsym(hb, #f); \
-    if (!fn->f) return gsg_err_set(GSG_E_NO_CUDA, "cuBLAS has no symbol %s", #f);
+    if (!fn->f) return gsg_err_set(GSG_E_NO_CUDA, "cuBLAS (%s) has no symbol %s", lib_blas_path, #f);
     GSG_CUBLAS_FNS(GSG_X)
 #undef GSG_X
 #define GSG_X(f) \
     fn->f = (decltype(fn->f))dlsym(hd, #f); \
-    if (!fn->f) return gsg_err_set(GSG_E_NO_CUDA, "cuDNN has no symbol %s", #f);
+    if (!fn->f) return gsg_err_set(GSG_E_NO_CUDA, "cuDNN (%s) has no symbol %s", lib_dnn_path, #f);
     GSG_CUDNN_FNS(GSG_X)
 #undef GSG_X
     fn->cublasGemmEx = (gsg_cublasGemmEx_t)dlsym(hb, "cublasGemmEx");
-    if (!fn->cublasGemmEx) return gsg_err_set(GSG_E_NO_CUDA, "cuBLAS has no symbol cublasGemmEx");
+    if (!fn->cublasGemmEx) return gsg_err_set(GSG_E_NO_CUDA, "cuBLAS (%s) has no symbol cublasGemmEx", lib_blas_path);
+    // versions without a device: cublasGetProperty needs no handle, cudnnGetVersion none either
+    typedef cublasStatus_t (*getprop_t)(libraryPropertyType, int *);
+    getprop_t gp = (getprop_t)dlsym(hb, "cublasGetProperty");
+    int bmaj = -1, bmin = -1, bpat = -1;
+    if (gp) { gp(MAJOR_VERSION, &bmaj); gp(MINOR_VERSION, &bmin); gp(PATCH_LEVEL, &bpat); }
+    size_t dv = fn->cudnnGetVersion();
+    char rb[256], rd[256];
+    gsg_gpulib_real_name(lib_blas_path, rb, sizeof rb);
+    gsg_gpulib_real_name(lib_dnn_path, rd, sizeof rd);
+    snprintf(lib_report, sizeof lib_report, "cuBLAS %d.%d.%d from %.1000s (%.200s); cuDNN %zu.%zu.%zu from %.1000s (%.200s)",
+             bmaj, bmin, bpat, lib_blas_path, rb, dv / 10000, dv / 100 % 100, dv % 100, lib_dnn_path, rd);
     return GSG_OK;
 }
+
+extern "C" const char *gsg_cuda_libs_describe(void) { return lib_report; }
 
 extern "C" gsg_status gsg_cuda_libs_probe(size_t *cudnn_version)
 {

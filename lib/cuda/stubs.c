@@ -21,6 +21,7 @@ void gsg_cuda_shutdown(void) {}
 void *gsg_cuda_stream(void) { return NULL; }
 int gsg_cuda_stream_idle(void) { no_cuda(); return -1; }
 gsg_status gsg_cuda_libs_probe(size_t *cudnn_version) { if (cudnn_version) *cudnn_version = 0; return no_cuda(); }
+const char *gsg_cuda_libs_describe(void) { return ""; }
 
 gsg_status gsg_cuda_batchnorm_fwd(float *y, float *save_mean, float *save_invstd, const float *x, const float *gamma,
                                   const float *beta, float *running_mean, float *running_var, int64_t M, int64_t C,

@@ -9,9 +9,12 @@
 struct gsg_nccl_id { char internal[128]; };   /* ncclUniqueId (NCCL_UNIQUE_ID_BYTES = 128) */
 struct gsg_nccl;
 
-/* Load libnccl.so.2 (GSG_NCCL_LIB, GSG_CUDA_LIBDIR's directories, the toolkit's, the loader path).
- * 0, or -1 with the reason in why. */
+/* Load libnccl.so.2: GSG_NCCL_LIB (that file only), else the search of lib/cuda/libfind.h (GSG_CUDA_LIBDIR,
+ * the toolkit's folders, the PyTorch wheels' nvidia/<name>/lib, the loader path). 0, or -1 with the
+ * loader's reason in why. */
 int gsg_nccl_load(char *why, size_t cap);
+/* After a successful load: "NCCL 2.27.3 from /path/libnccl.so.2 (libnccl.so.2.27.3)"; "" before. */
+const char *gsg_nccl_describe(void);
 int gsg_nccl_unique_id(struct gsg_nccl_id *id, char *why, size_t cap);
 /* One communicator per process on the process's CUDA device and stream. */
 gsg_status gsg_nccl_create(struct gsg_nccl **c, const struct gsg_nccl_id *id, int rank, int size);

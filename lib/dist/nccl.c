@@ -6,6 +6,7 @@
 #include "dist_internal.h"
 #include "../core/tool.h"
 #include "../cuda/gsg_cuda.h"
+#include "../cuda/libfind.h"
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,26 +37,31 @@ struct gsg_nccl {
     void *comm;
 };
 
+static char nccl_report[1400];
+const char *gsg_nccl_describe(void) { return nccl_report; }
+
 int gsg_nccl_load(char *why, size_t cap)
 {
     if (nc.loaded) return 0;
     const char *env = getenv("GSG_NCCL_LIB");
     void *h = NULL;
-    if (env && *env) h = dlopen(env, RTLD_NOW | RTLD_GLOBAL);
-    if (!h) {
-        char dirs[4096], path[4200];
-        const char *cl = getenv("GSG_CUDA_LIBDIR");
-        snprintf(dirs, sizeof dirs, "%s:/usr/local/cuda/lib:/usr/local/cuda/lib64", cl ? cl : "");
-        char *save = NULL;
-        for (char *d = strtok_r(dirs, ":", &save); d && !h; d = strtok_r(NULL, ":", &save)) {
-            snprintf(path, sizeof path, "%s/libnccl.so.2", d);
-            h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+    char path[1024] = "", lwhy[1100] = "";
+    if (env && *env) {
+        h = dlopen(env, RTLD_NOW | RTLD_GLOBAL);
+        if (!h) {
+            const char *e = dlerror();   /* read once: a second call returns NULL */
+            snprintf(why, cap, "cannot load GSG_NCCL_LIB=%s: %s", env, e ? e : "?");
+            return -1;
         }
-    }
-    if (!h) h = dlopen("libnccl.so.2", RTLD_NOW | RTLD_GLOBAL);
-    if (!h) {
-        snprintf(why, cap, "cannot load libnccl.so.2 (set GSG_NCCL_LIB): %s", dlerror());
-        return -1;
+        snprintf(path, sizeof path, "%s", env);
+    } else {
+        /* GSG_CUDA_LIBDIR, the toolkit, the PyTorch wheels (nvidia/cu13/lib, nvidia/nccl/lib), the loader */
+        static const char *const names[] = {"libnccl.so.2", "libnccl.so", NULL};
+        h = gsg_gpulib_open(names, "/usr/local/cuda/lib:/usr/local/cuda/lib64", path, sizeof path, lwhy, sizeof lwhy);
+        if (!h) {
+            snprintf(why, cap, "cannot load libnccl.so.2 (set GSG_NCCL_LIB or GSG_CUDA_LIBDIR): %s", lwhy);
+            return -1;
+        }
     }
 #define SYM(f) do { *(void **)&nc.f = dlsym(h, "nccl" #f); \
         if (!nc.f) { snprintf(why, cap, "libnccl.so.2 lacks nccl%s", #f); return -1; } } while (0)
@@ -67,6 +73,15 @@ int gsg_nccl_load(char *why, size_t cap)
     SYM(CommDestroy);
     SYM(GetErrorString);
 #undef SYM
+    int (*getver)(int *) = NULL;
+    *(void **)&getver = dlsym(h, "ncclGetVersion");
+    int v = 0;
+    if (getver) getver(&v);
+    char real[256];
+    gsg_gpulib_real_name(path, real, sizeof real);
+    /* NCCL >= 2.9 codes its version as major*10000 + minor*100 + patch */
+    snprintf(nccl_report, sizeof nccl_report, "NCCL %d.%d.%d from %.900s (%.200s)", v / 10000, v / 100 % 100, v % 100,
+             path, real);
     nc.loaded = 1;
     return 0;
 }

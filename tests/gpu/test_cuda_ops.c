@@ -1,7 +1,8 @@
 /* test_cuda_ops.c: the op table, CUDA vs CPU (the CPU front ends are themselves tested against the
  * double-precision references in tests/unit). Every op of lib/ops forward and backward, the GSG selection
  * and losses, k-NN top-k and CUDA-graph replay. Tolerance: max |gpu - cpu| / max |cpu| <= 1e-4 in fp32,
- * 2e-2 for conv2d/linear in bf16. Reports SKIP (never PASS) when the build has no CUDA backend or no
+ * 2e-2 for conv2d/linear in bf16; the split and fused batch norms agree exactly (both scale by the
+ * float 1/sigma, batchnorm.cu). Reports SKIP (never PASS) when the build has no CUDA backend or no
  * device is present. */
 #include "check.h"
 #include "cuda/gsg_cuda.h"
@@ -164,7 +165,8 @@ TEST(batchnorm_split_matches_fused)
     CHECK_OK(gsg_cuda_batchnorm_stats(m2.d.data, i2.d.data, NULL, NULL, x.d.data, M, C, 0.1f, 1e-5f));
     CHECK_OK(gsg_cuda_batchnorm_apply(y2.d.data, x.d.data, m2.d.data, i2.d.data, g.d.data, b.d.data, M, C, 1));
     CHECK_OK(gsg_cuda_check("batchnorm split"));
-    /* y2's device copy against y's device copy: download y into y2.h first */
+    /* y2's device copy against y's device copy: download y into y2.h first. Exact: both paths scale by
+     * gamma * float(1/sigma) (k_bn_fwd_finalize rounds 1/sigma to float first, as k_bn_consts reads it) */
     CHECK_OK(gsg_tensor_copy(&y2.h, &y.d));
     CHECK_NEAR(y2, 0);
     drop(&x); drop(&y); drop(&y2); drop(&g); drop(&b); drop(&sm); drop(&si); drop(&m2); drop(&i2);
@@ -388,27 +390,41 @@ TEST(knn_topk_vs_cpu)
     CHECK_OK(gsg_tensor_copy(&vi, &idx.d));
     CHECK_OK(gsg_tensor_copy(&vs, &sim.d));
     struct nb *all = malloc((size_t)Nb * sizeof *all);
-    int64_t mism = 0, order_bad = 0;
+    float *ref = malloc((size_t)Nb * sizeof *ref);   /* the reference similarity by bank index */
+    /* Similarities are sums of 64 products of magnitude ~10: the error is relative to the row's largest
+     * |similarity| (a float sum of D terms: a few ulps), never absolute. Neighbours may differ only where
+     * the two similarities are within that tolerance (near-ties flip across tile shapes). */
+    const double rtol = 1e-5;
+    int64_t mism = 0, unexplained = 0, order_bad = 0;
     double serr = 0;
     for (int64_t n = 0; n < Nq; n++) {
         for (int64_t j = 0; j < Nb; j++) {
             double s = 0;
             for (int64_t i = 0; i < D; i++) s += (double)((float *)q.h.data)[n * D + i] * bh[j * D + i];
-            all[j].s = (float)s;
+            all[j].s = ref[j] = (float)s;
             all[j].i = j;
         }
         qsort(all, (size_t)Nb, sizeof *all, nb_cmp);
+        double scale = fabs(all[0].s) > fabs(all[Nb - 1].s) ? fabs(all[0].s) : fabs(all[Nb - 1].s);
+        if (scale < 1) scale = 1;
         for (int64_t r = 0; r < K; r++) {
-            mism += gi[n * K + r] != all[r].i;
-            double e = fabs((double)gs[n * K + r] - all[r].s);
+            const int32_t gj = gi[n * K + r];
+            double e = fabs((double)gs[n * K + r] - all[r].s) / scale;
             if (e > serr) serr = e;
+            if (gj != all[r].i) {
+                mism++;
+                if (gj < 0 || gj >= Nb || fabs((double)ref[gj] - all[r].s) > rtol * scale) unexplained++;
+            }
             if (r && (gs[n * K + r] > gs[n * K + r - 1] ||
                       (gs[n * K + r] == gs[n * K + r - 1] && gi[n * K + r] < gi[n * K + r - 1]))) order_bad++;
         }
     }
     CHECK_EQ_I64(order_bad, 0);               /* sorted by the knn.h rule */
-    CHECK_MSG(serr < 1e-5, "similarity error %.3g", serr);
-    CHECK_MSG(mism <= Nq * K / 1000, "%lld of %lld neighbours differ", (long long)mism, (long long)(Nq * K));
+    CHECK_MSG(serr <= rtol, "similarity error %.3g of the row's largest |similarity| (> %.3g)", serr, rtol);
+    CHECK_MSG(unexplained == 0, "%lld of %lld neighbours differ beyond a near-tie", (long long)unexplained,
+              (long long)(Nq * K));
+    CHECK_MSG(mism <= Nq * K / 100, "%lld of %lld neighbours differ (near-ties)", (long long)mism, (long long)(Nq * K));
+    free(ref);
     free(all); free(gi); free(gs);
     drop(&q); drop(&b); drop(&idx); drop(&sim);
 }
@@ -452,7 +468,7 @@ int main(void)
         SKIP(pools, why); SKIP(linear_fp32, why); SKIP(linear_bf16, why); SKIP(cosine_and_l2norm, why);
         SKIP(image_to_f32, why); SKIP(conv2d_fp32, why); SKIP(conv2d_bf16, why); SKIP(gsg_selection_and_losses, why);
         SKIP(knn_topk_vs_cpu, why); SKIP(graph_capture_and_replay, why);
-        return 0;
+        return check_summary();   /* non-zero under GSG_REQUIRE_GPU=1 */
     }
     printf("# %s\n", gsg_cuda_describe());
     RUN(elementwise_and_relu);

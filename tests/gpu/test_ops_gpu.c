@@ -18,10 +18,17 @@ int main(void)
 {
     char why[512];
     if (!have_gpu(why, sizeof why)) {
-        for (int i = 0; i < OC_COUNT; i++) printf("SKIP op_case_gpu_%s: %s\n", oc_table[i].name, why);
+        for (int i = 0; i < OC_COUNT; i++) {
+            char name[160];
+            snprintf(name, sizeof name, "op_case_gpu_%s", oc_table[i].name);
+            if (check_require_gpu()) {
+                check_failed_cases++;
+                printf("FAIL %s: would skip (%s), and GSG_REQUIRE_GPU=1 makes every skip a failure\n", name, why);
+            } else printf("SKIP %s: %s\n", name, why);
+        }
         (void)check_case_failed;
         (void)check_case_name;
-        return 0;
+        return check_summary();   /* non-zero under GSG_REQUIRE_GPU=1 */
     }
     for (int i = 0; i < OC_COUNT; i++) {
         const struct op_case *c = &oc_table[i];

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int check_failed_cases, check_passed_cases, check_case_failed;
@@ -17,8 +18,17 @@ static const char *check_case_name = "";
 #define RUN(name) do { check_case_failed = 0; check_case_name = #name; name(); \
     if (check_case_failed) { check_failed_cases++; printf("FAIL %s\n", #name); } \
     else { check_passed_cases++; printf("PASS %s\n", #name); } fflush(stdout); } while (0)
-/* A case that cannot run here (no GPU, no torch): reported, never counted as passed. */
-#define SKIP(name, why) do { printf("SKIP %s: %s\n", #name, why); fflush(stdout); } while (0)
+/* A case that cannot run here (no GPU, no torch): reported, never counted as passed. Under
+ * GSG_REQUIRE_GPU=1 (pipelines/gpu-check.sh, on the machine that must run everything) a skip is a
+ * failure: a GPU run never passes by skipping. */
+static inline int check_require_gpu(void)
+{
+    const char *e = getenv("GSG_REQUIRE_GPU");
+    return e && !strcmp(e, "1");
+}
+#define SKIP(name, why) do { if (check_require_gpu()) { check_failed_cases++; \
+    printf("FAIL %s: would skip (%s), and GSG_REQUIRE_GPU=1 makes every skip a failure\n", #name, why); } \
+    else { printf("SKIP %s: %s\n", #name, why); } fflush(stdout); } while (0)
 
 #define CHECK(c) do { if (!(c)) { check_case_failed = 1; \
     printf("  %s:%d: %s: CHECK(%s) failed\n", __FILE__, __LINE__, check_case_name, #c); } } while (0)

@@ -46,7 +46,7 @@ TEST(conv_cache_by_shape_and_precision)
     struct gsg_conv_cache c = {0};
     struct gsg_conv_key a = {512, 32, 32, 64, 64, 3, 1, 1, GSG_PREC_FP32}, b = a;
     b.prec = GSG_PREC_BF16;
-    struct gsg_conv_choice va = {1, 1, 1, {3, 3, 3}, 100, 200, 300}, vb = {2, 0, 3, {1, 1, 1}, 1, 2, 3};
+    struct gsg_conv_choice va = {1, 1, 1, {3, 3, 3}, 100, 200, 300, 0}, vb = {2, 0, 3, {1, 1, 1}, 1, 2, 3, 1};
     CHECK(gsg_conv_cache_find(&c, &a) == NULL);
     CHECK(gsg_conv_cache_put(&c, &a, &va) == 0);
     CHECK(gsg_conv_cache_find(&c, &b) == NULL);   /* precision is part of the key */
@@ -54,7 +54,7 @@ TEST(conv_cache_by_shape_and_precision)
     const struct gsg_conv_choice *h = gsg_conv_cache_find(&c, &a);
     CHECK(h && h->fwd == 1 && h->ws_bwd_filter == 300 && h->math[0] == 3);
     h = gsg_conv_cache_find(&c, &b);
-    CHECK(h && h->fwd == 2 && h->bwd_filter == 3);
+    CHECK(h && h->fwd == 2 && h->bwd_filter == 3 && h->fp32_fallback == 1);   /* the bf16 fallback is cached too */
     va.fwd = 6;
     CHECK(gsg_conv_cache_put(&c, &a, &va) == 0);   /* replace, no duplicate */
     CHECK_EQ_I64(c.n, 2);
@@ -62,7 +62,7 @@ TEST(conv_cache_by_shape_and_precision)
     for (int i = 0; i < 40; i++) {   /* growth keeps earlier entries */
         struct gsg_conv_key k = a;
         k.N = 1000 + i;
-        struct gsg_conv_choice v = {i, i, i, {0, 0, 0}, 0, 0, 0};
+        struct gsg_conv_choice v = {i, i, i, {0, 0, 0}, 0, 0, 0, 0};
         CHECK(gsg_conv_cache_put(&c, &k, &v) == 0);
     }
     CHECK_EQ_I64(c.n, 42);
