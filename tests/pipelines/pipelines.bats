@@ -29,7 +29,7 @@ EOF
 }
 
 @test "every pipeline script has --help and rejects unknown options with exit 2" {
-    for s in train knn linear evaluate demo experiment; do
+    for s in train knn linear evaluate demo experiment protocol; do
         run -0 bash "$P/$s.sh" --help
         [[ "$output" == Usage:* ]]
         run -2 --separate-stderr bash "$P/$s.sh" --frobnicate
@@ -49,6 +49,29 @@ EOF
     run -0 bash "$P/linear.sh" --pixels --data "$T/data" --out "$T/px" --eval-args "--solver ridge"
     [[ "$output" == *"linear"*"top1"* ]]
     [ -s "$T/px/linear.json" ]
+}
+
+@test "protocol.sh: k-NN at k=200 and 20, linear probe, backbone erank; val = the last N training images, test = the test split" {
+    export PATH=$GSG_BIN:$PATH
+    # pixels on the validation split: the last 16 of the 48 training images against the first 32
+    run -0 bash "$P/protocol.sh" --pixels --data "$T/data" --val 16 --cache "$T/c" --label px --out "$T/rows.jsonl"
+    /usr/bin/python3 - "$output" "$T" <<'PYEOF'
+import json, sys, subprocess
+r = json.loads(sys.argv[1])
+assert r['label'] == 'px' and r['split'] == 'val' and (r['bank'], r['queries']) == (32, 16), r
+assert r['knn20'] == 1.0 and 0 <= r['knn200'] <= 1 and 0 <= r['linear'] <= 1 and r['erank'] > 1, r
+assert json.loads(open(sys.argv[2] + '/rows.jsonl').readline()) == r
+PYEOF
+    ls "$T/c" | grep -q 'val_.*_fmnist_32-48.gsgt'
+    ! ls "$T/c" | grep -q '^test_'
+    # the same k-NN as gsg-eval on the same rows, at k = 20
+    run -0 gsg-eval knn -k 20 --json --train "$T/c/"train_*_0-32.gsgt --test "$T/c/"val_*_32-48.gsgt
+    [[ "$output" == *'"top1":1.000000,'* ]]
+    # a random encoder on the test split: the whole training set is the bank
+    run -0 bash "$P/protocol.sh" --init fmnist --seed 1 --split test --no-linear --data "$T/data" --cache "$T/c"
+    [[ "$output" == *'"split":"test"'*'"linear":null'*'"bank":48,"queries":24'* ]]
+    run -2 bash "$P/protocol.sh" --pixels --split train
+    run -2 bash "$P/protocol.sh" --pixels --data "$T/data" --val 48 --cache "$T/c"
 }
 
 @test "train.sh -> knn.sh / linear.sh with a checkpoint; k-NN curve every epoch" {
