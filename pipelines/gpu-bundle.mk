@@ -20,6 +20,6 @@ GPU_BUNDLE_TARGETS = tools $(patsubst tests/gpu/%.c,$(GPU_BUNDLE_BUILD)/tests/gp
 
 gpu-bundle:
 	@$(MAKE) --no-print-directory $(GPU_BUNDLE_TARGETS) BUILD=$(GPU_BUNDLE_BUILD) ARCH=$(GPU_BUNDLE_ARCH) CUDA=1 MPI=0 DNNL=0
-	@$(MAKE) --no-print-directory -s print-config BUILD=$(GPU_BUNDLE_BUILD) ARCH=$(GPU_BUNDLE_ARCH) CUDA=1 MPI=0 DNNL=0 \
+	@mkdir -p $(GPU_BUNDLE_BUILD) && $(MAKE) --no-print-directory -s print-config BUILD=$(GPU_BUNDLE_BUILD) ARCH=$(GPU_BUNDLE_ARCH) CUDA=1 MPI=0 DNNL=0 \
 		>$(GPU_BUNDLE_BUILD)/config.txt 2>/dev/null
 	@bash pipelines/gpu-bundle.sh --build $(GPU_BUNDLE_BUILD) --out $(GPU_BUNDLE) $(if $(filter 1,$(GPU_BUNDLE_TAR)),--tar)
