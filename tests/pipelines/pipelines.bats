@@ -29,7 +29,7 @@ EOF
 }
 
 @test "every pipeline script has --help and rejects unknown options with exit 2" {
-    for s in train knn linear evaluate demo experiment protocol; do
+    for s in train knn linear evaluate demo experiment protocol recipe-sweep; do
         run -0 bash "$P/$s.sh" --help
         [[ "$output" == Usage:* ]]
         run -2 --separate-stderr bash "$P/$s.sh" --frobnicate
@@ -72,6 +72,21 @@ PYEOF
     [[ "$output" == *'"split":"test"'*'"linear":null'*'"bank":48,"queries":24'* ]]
     run -2 bash "$P/protocol.sh" --pixels --split train
     run -2 bash "$P/protocol.sh" --pixels --data "$T/data" --val 48 --cache "$T/c"
+}
+
+@test "recipe-sweep.sh: one short run per candidate on the validation split, a table; a second call keeps them" {
+    run -0 bash "$P/recipe-sweep.sh" --data "$T/data" --val 16 --batch 16 --epochs 1 --knn-every 1 \
+        --step-args "$SMALL" --out "$T/sw" x:0.05:0.2:1 y:0.1:0.5:1
+    grep -q '^| x | 0.05 | 0.2:1 | 1: [0-9.]* % |' "$T/sw/table.md"
+    grep -q '^| y | 0.1 | 0.5:1 | 1: [0-9.]* % |' "$T/sw/table.md"
+    grep -qx 'val=16' "$T/sw/x/run.txt"
+    grep -q -- '--range 0:32 --crop-scale 0.5:1' "$T/sw/y/run.txt"
+    grep -q -- '--lr 0.1 --width 4' "$T/sw/y/run.txt"
+    cp "$T/sw/x/ckpt.gsgt" "$T/x.gsgt"
+    run -0 bash "$P/recipe-sweep.sh" --data "$T/data" --val 16 --batch 16 --epochs 1 --knn-every 1 \
+        --step-args "$SMALL" --out "$T/sw" x:0.05:0.2:1 y:0.1:0.5:1
+    [[ "$output" == *"nothing to train"* ]]
+    cmp "$T/x.gsgt" "$T/sw/x/ckpt.gsgt"
 }
 
 @test "train.sh -> knn.sh / linear.sh with a checkpoint; k-NN curve every epoch" {
