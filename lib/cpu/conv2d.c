@@ -30,12 +30,14 @@ enum cpu_conv_impl { CONV_ONEDNN, CONV_IM2COL };
 
 struct gsg_cpu_conv2d {
     enum cpu_conv_impl impl;
+    int bf16;                                  /* the oneDNN kernel runs bf16 */
+    struct gsg_conv2d_desc d;
     struct gsg_cpu_conv2d_dnnl *dnnl;
     struct gsg_cpu_conv2d_im2col *im2col;
     struct gsg_cpu_conv2d_im2col *im2col_dw;   /* dW of strided 1x1 layers under oneDNN (see above) */
 };
 
-gsg_status gsg_cpu_conv2d_create(struct gsg_cpu_conv2d **out, const struct gsg_conv2d_desc *d)
+gsg_status gsg_cpu_conv2d_create(struct gsg_cpu_conv2d **out, const struct gsg_conv2d_desc *d, int bf16)
 {
     *out = NULL;
     const char *env = getenv("GSG_CONV");
@@ -45,12 +47,25 @@ gsg_status gsg_cpu_conv2d_create(struct gsg_cpu_conv2d **out, const struct gsg_c
         else if (!strcmp(env, "im2col")) want = CONV_IM2COL;
         else return gsg_err_set(GSG_E_USAGE, "conv2d: GSG_CONV='%s': expected 'onednn' or 'im2col'", env);
     }
+    if (bf16) {
+        char why[160];
+        if (want == CONV_IM2COL)
+            return gsg_err_set(GSG_E_USAGE, "conv2d: GSG_CONV=im2col computes in f32 only; bf16 needs oneDNN");
+        if (!gsg_cpu_bf16_supported(why, sizeof why)) return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: bf16: %s", why);
+    }
     if (want == -1 && !cpu_has_avx512() && d->Co > 32) want = CONV_IM2COL;
     struct gsg_cpu_conv2d *p = calloc(1, sizeof *p);
     if (!p) return gsg_err_set(GSG_E_NOMEM, "conv2d: out of memory for a plan");
+    p->d = *d;
     gsg_status st = GSG_E_UNSUPPORTED;
+    if (bf16) {   /* a layer oneDNN has no native bf16 kernel for runs its f32 kernel (never emulation) */
+        st = gsg_cpu_conv2d_dnnl_create_bf16(&p->dnnl, d);
+        if (st == GSG_OK) p->bf16 = 1;
+        else if (st == GSG_E_NOMEM) { free(p); return st; }
+        else gsg_err_clear();
+    }
     if (want == CONV_ONEDNN || want == -1) {
-        st = gsg_cpu_conv2d_dnnl_create(&p->dnnl, d);
+        if (!p->bf16) st = gsg_cpu_conv2d_dnnl_create(&p->dnnl, d);
         if (st == GSG_OK && d->K == 1 && d->stride > 1) {
             st = gsg_cpu_conv2d_im2col_create(&p->im2col_dw, d);
             if (st != GSG_OK) { gsg_cpu_conv2d_dnnl_destroy(p->dnnl); free(p); return st; }
@@ -80,7 +95,7 @@ void gsg_cpu_conv2d_destroy(struct gsg_cpu_conv2d *p)
 const char *gsg_cpu_conv2d_impl(const struct gsg_cpu_conv2d *p)
 {
     switch (p->impl) {
-    case CONV_ONEDNN: return "onednn";
+    case CONV_ONEDNN: return p->bf16 ? "onednn-bf16" : "onednn";
     case CONV_IM2COL: return "im2col-openblas";
     }
     return "none";
@@ -97,7 +112,83 @@ size_t gsg_cpu_conv2d_workspace_bytes(const struct gsg_cpu_conv2d *p)
     return 0;
 }
 
+/* ---- test hook: GSG_TEST_CONV_DITHER=SEED (tests/unit/test_bf16.c) ----
+ * f32 plans only: every operand of every call (x and w forward; dy, x and w backward) is replaced by
+ * a copy with each element multiplied by (1 + 2^-8 r), r uniform in [-1, 1) from a hash of (SEED,
+ * call number, element): independent relative perturbations as large as bf16's rounding (unit
+ * roundoff 2^-8), so that several seeds measure how far rounding of that size carries a training step
+ * (the tolerance of the bf16 step test). Off unless the variable is set (one getenv per call). */
+static uint64_t dither_seed(void)
+{
+    const char *e = getenv("GSG_TEST_CONV_DITHER");
+    return e && *e ? strtoull(e, NULL, 10) : 0;
+}
+
+static uint64_t mix64(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static float *dither(const float *src, int64_t n, uint64_t seed)
+{
+    static uint64_t calls = 0;
+    const uint64_t c = mix64(seed * 0x100000001B3ull + ++calls);
+    float *t = gsg_aligned_alloc((size_t)n * sizeof(float));
+    if (!t) return NULL;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        double r = (double)(mix64(c ^ (uint64_t)i) >> 11) * 0x1p-52 - 1.0;
+        t[i] = (float)(src[i] * (1.0 + 0x1p-8 * r));
+    }
+    return t;
+}
+
+static gsg_status fwd_plain(struct gsg_cpu_conv2d *p, float *y, const float *x, const float *w);
+static gsg_status bwd_plain(struct gsg_cpu_conv2d *p, float *dx, float *dw, const float *dy, const float *x,
+                            const float *w);
+
+static void conv_sizes(const struct gsg_conv2d_desc *d, int64_t *nx, int64_t *ny, int64_t *nw)
+{
+    int64_t Ho, Wo;
+    gsg_conv2d_out_hw(d, &Ho, &Wo);
+    *nx = d->N * d->H * d->W * d->Ci;
+    *ny = d->N * Ho * Wo * d->Co;
+    *nw = d->Co * d->Ci * d->K * d->K;
+}
+
 gsg_status gsg_cpu_conv2d_fwd(struct gsg_cpu_conv2d *p, float *y, const float *x, const float *w)
+{
+    uint64_t seed = p->bf16 ? 0 : dither_seed();
+    if (!seed) return fwd_plain(p, y, x, w);
+    int64_t nx, ny, nw;
+    conv_sizes(&p->d, &nx, &ny, &nw);
+    float *xt = dither(x, nx, seed), *wt = dither(w, nw, seed);
+    gsg_status st = xt && wt ? fwd_plain(p, y, xt, wt) : gsg_err_set(GSG_E_NOMEM, "conv2d: dither copies");
+    gsg_aligned_free(xt);
+    gsg_aligned_free(wt);
+    return st;
+}
+
+gsg_status gsg_cpu_conv2d_bwd(struct gsg_cpu_conv2d *p, float *dx, float *dw, const float *dy, const float *x,
+                              const float *w)
+{
+    uint64_t seed = p->bf16 ? 0 : dither_seed();
+    if (!seed) return bwd_plain(p, dx, dw, dy, x, w);
+    int64_t nx, ny, nw;
+    conv_sizes(&p->d, &nx, &ny, &nw);
+    float *dyt = dither(dy, ny, seed), *xt = x ? dither(x, nx, seed) : NULL, *wt = w ? dither(w, nw, seed) : NULL;
+    gsg_status st = dyt && (xt || !x) && (wt || !w) ? bwd_plain(p, dx, dw, dyt, xt, wt)
+                                                    : gsg_err_set(GSG_E_NOMEM, "conv2d: dither copies");
+    gsg_aligned_free(dyt);
+    gsg_aligned_free(xt);
+    gsg_aligned_free(wt);
+    return st;
+}
+
+static gsg_status fwd_plain(struct gsg_cpu_conv2d *p, float *y, const float *x, const float *w)
 {
     switch (p->impl) {
     case CONV_ONEDNN: return gsg_cpu_conv2d_dnnl_fwd(p->dnnl, y, x, w);
@@ -106,8 +197,8 @@ gsg_status gsg_cpu_conv2d_fwd(struct gsg_cpu_conv2d *p, float *y, const float *x
     return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: unknown CPU implementation");
 }
 
-gsg_status gsg_cpu_conv2d_bwd(struct gsg_cpu_conv2d *p, float *dx, float *dw, const float *dy, const float *x,
-                              const float *w)
+static gsg_status bwd_plain(struct gsg_cpu_conv2d *p, float *dx, float *dw, const float *dy, const float *x,
+                            const float *w)
 {
     switch (p->impl) {
     case CONV_ONEDNN:

@@ -19,13 +19,17 @@
  * im2col when oneDNN refuses the shape. Strided 1x1 layers under oneDNN take dW from im2col
  * (a oneDNN 2.6 multi-thread bug; see conv2d.c). */
 struct gsg_cpu_conv2d;
-gsg_status gsg_cpu_conv2d_create(struct gsg_cpu_conv2d **k, const struct gsg_conv2d_desc *d);
+/* bf16 != 0 (--precision bf16): the oneDNN bf16 kernels (gsg_cpu_conv2d_dnnl_create_bf16); refused
+ * with one line when the CPU or the build cannot (gsg_cpu_bf16_supported) or GSG_CONV=im2col; a layer
+ * oneDNN serves only with its reference bf16 kernel runs in f32 (gsg_cpu_conv2d_impl says which). */
+gsg_status gsg_cpu_conv2d_create(struct gsg_cpu_conv2d **k, const struct gsg_conv2d_desc *d, int bf16);
 void gsg_cpu_conv2d_destroy(struct gsg_cpu_conv2d *k);
 gsg_status gsg_cpu_conv2d_fwd(struct gsg_cpu_conv2d *k, float *y, const float *x, const float *w);
 /* dx written (NULL: skip), dw accumulated (NULL: skip); x needed for dw, w for dx. */
 gsg_status gsg_cpu_conv2d_bwd(struct gsg_cpu_conv2d *k, float *dx, float *dw, const float *dy, const float *x,
                               const float *w);
-const char *gsg_cpu_conv2d_impl(const struct gsg_cpu_conv2d *k);   /* "onednn" | "im2col-openblas" */
+/* "onednn" | "onednn-bf16" | "im2col-openblas" */
+const char *gsg_cpu_conv2d_impl(const struct gsg_cpu_conv2d *k);
 size_t gsg_cpu_conv2d_workspace_bytes(const struct gsg_cpu_conv2d *k);
 
 /* ---- im2col + OpenBLAS sgemm (portable; always built) ---- */
@@ -41,6 +45,14 @@ size_t gsg_cpu_conv2d_im2col_workspace_bytes(const struct gsg_cpu_conv2d_im2col 
 struct gsg_cpu_conv2d_dnnl;
 /* Returns GSG_E_UNSUPPORTED when this build has no oneDNN or oneDNN refuses the shape. */
 gsg_status gsg_cpu_conv2d_dnnl_create(struct gsg_cpu_conv2d_dnnl **k, const struct gsg_conv2d_desc *d);
+/* The same with bf16 operands, f32 results and f32 caller buffers (conv2d_dnnl.c); GSG_E_UNSUPPORTED
+ * with the reason when gsg_cpu_bf16_supported says no or oneDNN has only a reference kernel. */
+gsg_status gsg_cpu_conv2d_dnnl_create_bf16(struct gsg_cpu_conv2d_dnnl **k, const struct gsg_conv2d_desc *d);
+int gsg_cpu_conv2d_dnnl_is_bf16(const struct gsg_cpu_conv2d_dnnl *k);
+/* 1 when this build and CPU run bf16 convolutions natively: oneDNN built in, the CPU has AVX512_BF16
+ * or AMX-BF16, and oneDNN's effective ISA includes avx512_core_bf16. Else 0 and a one-line reason
+ * (naming the missing feature) in why. */
+int gsg_cpu_bf16_supported(char *why, size_t cap);
 void gsg_cpu_conv2d_dnnl_destroy(struct gsg_cpu_conv2d_dnnl *k);
 gsg_status gsg_cpu_conv2d_dnnl_fwd(struct gsg_cpu_conv2d_dnnl *k, float *y, const float *x, const float *w);
 gsg_status gsg_cpu_conv2d_dnnl_bwd(struct gsg_cpu_conv2d_dnnl *k, float *dx, float *dw, const float *dy,

@@ -14,7 +14,15 @@
  * layer's (about 19 MB). Calls hold a mutex while they use the arena, so plans may be used from
  * several threads (they then run one at a time). Memory objects are created once with no data
  * and pointed at the caller's buffers and the arena per call. One engine and one stream serve
- * the whole process (created on first use). */
+ * the whole process (created on first use).
+ *
+ * bf16 plans (gsg_cpu_conv2d_dnnl_create_bf16; --precision bf16): the same three primitives with
+ * bf16 operands and f32 results: forward src/weights bf16 -> dst f32, backward-data diff_dst/weights
+ * bf16 -> diff_src f32, backward-weights src/diff_dst bf16 -> diff_weights f32 (oneDNN accumulates
+ * in f32). The caller's tensors stay f32: per call, x and dy are converted into bf16 copies in the
+ * arena by reorders (round to nearest even), and the f32 master weights into bf16 in the kernel's
+ * layout by the weights reorder, so the weights used are always this step's. dw is summed into the
+ * caller's f32 gradient as in f32. Arena = [scratchpad | weights buffer | x bf16 | dy bf16]. */
 #include "cpu/conv2d.h"
 
 #ifdef GSG_HAVE_DNNL
@@ -57,10 +65,16 @@ struct wconv {
 
 struct gsg_cpu_conv2d_dnnl {
     struct gsg_conv2d_desc d;
+    int bf16;                /* bf16 operands (see the top of this file) */
     struct prim fwd, bwd_d, bwd_w;
     struct wconv w_fwd, w_bwd, dw;
     dnnl_memory_t m_x, m_y, m_dx, m_dy, m_w_user, m_dw_user;
-    size_t scratch_bytes;    /* arena = [scratchpad (rounded to 64) | weights buffer] */
+    /* bf16 only: the user's f32 x and dy, their bf16 copies (the primitives' src / diff_dst), the
+     * reorders f32 -> bf16, and the copies' offsets in the arena */
+    dnnl_memory_t m_xf, m_dyf;
+    struct prim reo_x, reo_dy;
+    size_t off_xb, off_dyb;
+    size_t scratch_bytes;    /* arena = [scratchpad (rounded to 64) | weights buffer | bf16 x | bf16 dy] */
     size_t need;             /* bytes of the arena this plan uses */
     int registered;          /* counted in g_nplans */
 };
@@ -169,7 +183,22 @@ static gsg_status arena_register(struct gsg_cpu_conv2d_dnnl *k)
     return st;
 }
 
-gsg_status gsg_cpu_conv2d_dnnl_create(struct gsg_cpu_conv2d_dnnl **out, const struct gsg_conv2d_desc *d)
+/* An f32 -> bf16 reorder between two memory descriptors of the same layout. */
+static gsg_status cvt_make(struct prim *pr, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to)
+{
+    gsg_status st = GSG_OK;
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_attr_t attr = user_scratch_attr(0);
+    if (!attr) return gsg_err_set(GSG_E_NOMEM, "conv2d: oneDNN attribute creation failed");
+    DN(dnnl_reorder_primitive_desc_create(&rpd, from, g_eng, to, g_eng, attr));
+    st = prim_make(pr, rpd);
+fail:
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+static gsg_status create(struct gsg_cpu_conv2d_dnnl **out, const struct gsg_conv2d_desc *d, int bf16)
 {
     *out = NULL;
     pthread_once(&g_once, dnnl_global_init);
@@ -181,14 +210,20 @@ gsg_status gsg_cpu_conv2d_dnnl_create(struct gsg_cpu_conv2d_dnnl **out, const st
     struct gsg_cpu_conv2d_dnnl *k = calloc(1, sizeof *k);
     if (!k) return gsg_err_set(GSG_E_NOMEM, "conv2d: out of memory for a oneDNN plan");
     k->d = *d;
+    k->bf16 = bf16;
     int64_t Ho, Wo;
     gsg_conv2d_out_hw(d, &Ho, &Wo);
     dnnl_dims_t xd = {d->N, d->Ci, d->H, d->W}, yd = {d->N, d->Co, Ho, Wo}, wd = {d->Co, d->Ci, d->K, d->K};
     dnnl_dims_t strides = {d->stride, d->stride}, pad = {d->pad, d->pad};
-    dnnl_memory_desc_t x_md, y_md, w_any, w_user;
-    DN(dnnl_memory_desc_init_by_tag(&x_md, 4, xd, dnnl_f32, dnnl_nhwc));
+    const dnnl_data_type_t op_t = bf16 ? dnnl_bf16 : dnnl_f32;   /* the operands' type */
+    /* x_md, dy_md: the operands (bf16 or f32); xf_md, y_md: the caller's f32 x/dx and y/dy */
+    dnnl_memory_desc_t x_md, xf_md, y_md, dy_md, w_any, w_any_f32, w_user;
+    DN(dnnl_memory_desc_init_by_tag(&x_md, 4, xd, op_t, dnnl_nhwc));
+    DN(dnnl_memory_desc_init_by_tag(&xf_md, 4, xd, dnnl_f32, dnnl_nhwc));
     DN(dnnl_memory_desc_init_by_tag(&y_md, 4, yd, dnnl_f32, dnnl_nhwc));
-    DN(dnnl_memory_desc_init_by_tag(&w_any, 4, wd, dnnl_f32, dnnl_format_tag_any));
+    DN(dnnl_memory_desc_init_by_tag(&dy_md, 4, yd, op_t, dnnl_nhwc));
+    DN(dnnl_memory_desc_init_by_tag(&w_any, 4, wd, op_t, dnnl_format_tag_any));
+    DN(dnnl_memory_desc_init_by_tag(&w_any_f32, 4, wd, dnnl_f32, dnnl_format_tag_any));
     DN(dnnl_memory_desc_init_by_tag(&w_user, 4, wd, dnnl_f32, dnnl_oihw));
     attr = user_scratch_attr(0);
     if (!attr) { st = gsg_err_set(GSG_E_NOMEM, "conv2d: oneDNN attribute creation failed"); goto fail; }
@@ -197,10 +232,10 @@ gsg_status gsg_cpu_conv2d_dnnl_create(struct gsg_cpu_conv2d_dnnl **out, const st
     DN(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &x_md, &w_any, NULL,
                                           &y_md, strides, pad, pad));
     DN(dnnl_primitive_desc_create(&fpd, &cd, attr, g_eng, NULL));
-    DN(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &x_md, &w_any, &y_md, strides, pad,
+    DN(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &xf_md, &w_any, &dy_md, strides, pad,
                                                 pad));
     DN(dnnl_primitive_desc_create(&dpd, &cd, attr, g_eng, fpd));
-    DN(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &x_md, &w_any, NULL, &y_md,
+    DN(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &x_md, &w_any_f32, NULL, &dy_md,
                                                    strides, pad, pad));
     DN(dnnl_primitive_desc_create(&wpd, &cd, attr, g_eng, fpd));
 
@@ -216,13 +251,20 @@ gsg_status gsg_cpu_conv2d_dnnl_create(struct gsg_cpu_conv2d_dnnl **out, const st
 
     DN(dnnl_memory_create(&k->m_x, &x_md, g_eng, DNNL_MEMORY_NONE));
     DN(dnnl_memory_create(&k->m_y, &y_md, g_eng, DNNL_MEMORY_NONE));
-    DN(dnnl_memory_create(&k->m_dx, &x_md, g_eng, DNNL_MEMORY_NONE));
-    DN(dnnl_memory_create(&k->m_dy, &y_md, g_eng, DNNL_MEMORY_NONE));
+    DN(dnnl_memory_create(&k->m_dx, &xf_md, g_eng, DNNL_MEMORY_NONE));
+    DN(dnnl_memory_create(&k->m_dy, &dy_md, g_eng, DNNL_MEMORY_NONE));
     DN(dnnl_memory_create(&k->m_w_user, &w_user, g_eng, DNNL_MEMORY_NONE));
     DN(dnnl_memory_create(&k->m_dw_user, &w_user, g_eng, DNNL_MEMORY_NONE));
+    if (bf16) {
+        DN(dnnl_memory_create(&k->m_xf, &xf_md, g_eng, DNNL_MEMORY_NONE));
+        DN(dnnl_memory_create(&k->m_dyf, &y_md, g_eng, DNNL_MEMORY_NONE));
+        if ((st = cvt_make(&k->reo_x, &xf_md, &x_md)) < 0) goto fail;
+        if ((st = cvt_make(&k->reo_dy, &y_md, &dy_md)) < 0) goto fail;
+    }
 
-    struct prim *all[6] = {&k->fwd, &k->bwd_d, &k->bwd_w, &k->w_fwd.reo, &k->w_bwd.reo, &k->dw.reo};
-    for (int i = 0; i < 6; i++)
+    struct prim *all[8] = {&k->fwd, &k->bwd_d, &k->bwd_w, &k->w_fwd.reo, &k->w_bwd.reo, &k->dw.reo, &k->reo_x,
+                           &k->reo_dy};
+    for (int i = 0; i < 8; i++)
         if (all[i]->scratch_bytes > k->scratch_bytes) k->scratch_bytes = all[i]->scratch_bytes;
     k->scratch_bytes = (k->scratch_bytes + 63) / 64 * 64;
     /* the three weight buffers are never live at once: fwd, bwd-data and bwd-weights run in turn */
@@ -230,7 +272,14 @@ gsg_status gsg_cpu_conv2d_dnnl_create(struct gsg_cpu_conv2d_dnnl **out, const st
     if (!k->w_bwd.alias && k->w_bwd.bytes > wmax) wmax = k->w_bwd.bytes;
     if (k->dw.bytes > wmax) wmax = k->dw.bytes;
     k->need = k->scratch_bytes + wmax;
-    for (int i = 0; i < 6; i++)
+    if (bf16) {   /* the bf16 copies of x and dy, live together in the backward pass */
+        k->need = (k->need + 63) / 64 * 64;
+        k->off_xb = k->need;
+        k->need += ((size_t)dnnl_memory_desc_get_size(&x_md) + 63) / 64 * 64;
+        k->off_dyb = k->need;
+        k->need += dnnl_memory_desc_get_size(&dy_md);
+    }
+    for (int i = 0; i < 8; i++)
         if ((st = scratch_make(all[i])) < 0) goto fail;
     if ((st = arena_register(k)) < 0) goto fail;
     *out = k;
@@ -244,6 +293,56 @@ fail:
     return st;
 }
 
+gsg_status gsg_cpu_conv2d_dnnl_create(struct gsg_cpu_conv2d_dnnl **out, const struct gsg_conv2d_desc *d)
+{
+    return create(out, d, 0);
+}
+
+gsg_status gsg_cpu_conv2d_dnnl_create_bf16(struct gsg_cpu_conv2d_dnnl **out, const struct gsg_conv2d_desc *d)
+{
+    char why[160];
+    *out = NULL;
+    if (!gsg_cpu_bf16_supported(why, sizeof why)) return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: %s", why);
+    GSG_TRY(create(out, d, 1));
+    /* no slow emulation: a reference implementation is refused (the caller may fall back to f32) */
+    for (int i = 0; i < 3; i++) {
+        const char *s = gsg_cpu_conv2d_dnnl_kernel(*out, i);
+        if (!strncmp(s, "ref", 3)) {
+            gsg_status st = gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: oneDNN has only its reference bf16 kernel (%s) for "
+                                        "N=%lld H=%lld W=%lld Ci=%lld Co=%lld K=%lld stride=%lld", s, (long long)d->N,
+                                        (long long)d->H, (long long)d->W, (long long)d->Ci, (long long)d->Co,
+                                        (long long)d->K, (long long)d->stride);
+            gsg_cpu_conv2d_dnnl_destroy(*out);
+            *out = NULL;
+            return st;
+        }
+    }
+    return GSG_OK;
+}
+
+int gsg_cpu_conv2d_dnnl_is_bf16(const struct gsg_cpu_conv2d_dnnl *k) { return k && k->bf16; }
+
+int gsg_cpu_bf16_supported(char *why, size_t cap)
+{
+    int cpu = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    cpu = __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
+#endif
+    if (!cpu) {
+        snprintf(why, cap, "this CPU has no native bf16 (neither AVX512_BF16 nor AMX-BF16)");
+        return 0;
+    }
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if (((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) != (unsigned)dnnl_cpu_isa_avx512_core_bf16) {
+        snprintf(why, cap, "this CPU has bf16 but oneDNN may only use ISA %#x here, without bf16 kernels "
+                 "(is ONEDNN_MAX_CPU_ISA set?)", (unsigned)isa);
+        return 0;
+    }
+    if (why && cap) why[0] = 0;
+    return 1;
+}
+
 void gsg_cpu_conv2d_dnnl_destroy(struct gsg_cpu_conv2d_dnnl *k)
 {
     if (!k) return;
@@ -253,8 +352,10 @@ void gsg_cpu_conv2d_dnnl_destroy(struct gsg_cpu_conv2d_dnnl *k)
     wconv_free(&k->w_fwd);
     wconv_free(&k->w_bwd);
     wconv_free(&k->dw);
-    dnnl_memory_t ms[6] = {k->m_x, k->m_y, k->m_dx, k->m_dy, k->m_w_user, k->m_dw_user};
-    for (int i = 0; i < 6; i++)
+    prim_free(&k->reo_x);
+    prim_free(&k->reo_dy);
+    dnnl_memory_t ms[8] = {k->m_x, k->m_y, k->m_dx, k->m_dy, k->m_w_user, k->m_dw_user, k->m_xf, k->m_dyf};
+    for (int i = 0; i < 8; i++)
         if (ms[i]) dnnl_memory_destroy(ms[i]);
     if (k->registered) {
         pthread_mutex_lock(&g_lock);
@@ -304,11 +405,26 @@ fail:
     return st;
 }
 
+/* Point the operand memory m (x or dy) at the caller's f32 data, or (bf16) convert that data into
+ * the arena at off through the reorder reo (from the f32 memory mf) and point m there. */
+static gsg_status operand_in(struct gsg_cpu_conv2d_dnnl *k, dnnl_memory_t m, dnnl_memory_t mf, struct prim *reo,
+                             size_t off, const float *data)
+{
+    gsg_status st = GSG_OK;
+    if (!k->bf16) { DN(dnnl_memory_set_data_handle(m, (void *)data)); return GSG_OK; }
+    DN(dnnl_memory_set_data_handle(mf, (void *)data));
+    DN(dnnl_memory_set_data_handle(m, g_arena + off));
+    dnnl_exec_arg_t a[3] = {{DNNL_ARG_FROM, mf}, {DNNL_ARG_TO, m}};
+    return run(reo, 2, a);
+fail:
+    return st;
+}
+
 static gsg_status fwd_locked(struct gsg_cpu_conv2d_dnnl *k, float *y, const float *x, const float *w)
 {
     gsg_status st = GSG_OK;
     GSG_TRY(weights_in(k, &k->w_fwd, w));
-    DN(dnnl_memory_set_data_handle(k->m_x, (void *)x));
+    GSG_TRY(operand_in(k, k->m_x, k->m_xf, &k->reo_x, k->off_xb, x));
     DN(dnnl_memory_set_data_handle(k->m_y, y));
     dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, k->m_x}, {DNNL_ARG_WEIGHTS, k->w_fwd.mem}, {DNNL_ARG_DST, k->m_y}};
     GSG_TRY(run(&k->fwd, 3, a));
@@ -321,7 +437,7 @@ static gsg_status bwd_locked(struct gsg_cpu_conv2d_dnnl *k, float *dx, float *dw
                              const float *w)
 {
     gsg_status st = GSG_OK;
-    DN(dnnl_memory_set_data_handle(k->m_dy, (void *)dy));
+    GSG_TRY(operand_in(k, k->m_dy, k->m_dyf, &k->reo_dy, k->off_dyb, dy));
     if (dx) {
         GSG_TRY(weights_in(k, &k->w_bwd, w));
         DN(dnnl_memory_set_data_handle(k->m_dx, dx));
@@ -330,7 +446,7 @@ static gsg_status bwd_locked(struct gsg_cpu_conv2d_dnnl *k, float *dx, float *dw
         GSG_TRY(run(&k->bwd_d, 3, a));
     }
     if (dw) {
-        DN(dnnl_memory_set_data_handle(k->m_x, (void *)x));
+        GSG_TRY(operand_in(k, k->m_x, k->m_xf, &k->reo_x, k->off_xb, x));
         DN(dnnl_memory_set_data_handle(k->dw.mem, g_arena + k->scratch_bytes));
         dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, k->m_x}, {DNNL_ARG_DIFF_DST, k->m_dy},
                                 {DNNL_ARG_DIFF_WEIGHTS, k->dw.mem}};
@@ -370,6 +486,17 @@ gsg_status gsg_cpu_conv2d_dnnl_create(struct gsg_cpu_conv2d_dnnl **k, const stru
 {
     *k = NULL;
     return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: this build has no oneDNN (rebuild with libdnnl-dev installed)");
+}
+gsg_status gsg_cpu_conv2d_dnnl_create_bf16(struct gsg_cpu_conv2d_dnnl **k, const struct gsg_conv2d_desc *d)
+{
+    *k = NULL;
+    return gsg_err_set(GSG_E_UNSUPPORTED, "conv2d: bf16 needs oneDNN, and this build has none (DNNL=0)");
+}
+int gsg_cpu_conv2d_dnnl_is_bf16(const struct gsg_cpu_conv2d_dnnl *k) { (void)k; return 0; }
+int gsg_cpu_bf16_supported(char *why, size_t cap)
+{
+    snprintf(why, cap, "bf16 on the CPU needs oneDNN, and this build has none (DNNL=0)");
+    return 0;
 }
 void gsg_cpu_conv2d_dnnl_destroy(struct gsg_cpu_conv2d_dnnl *k) { (void)k; }
 gsg_status gsg_cpu_conv2d_dnnl_fwd(struct gsg_cpu_conv2d_dnnl *k, float *y, const float *x, const float *w)

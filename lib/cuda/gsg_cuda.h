@@ -39,6 +39,10 @@ const char *gsg_precision_name(enum gsg_precision p);
  * environment variable GSG_PRECISION at first use). Set it before creating plans. */
 void gsg_cuda_set_precision(enum gsg_precision p);
 enum gsg_precision gsg_cuda_precision(void);
+/* The same process-wide setting under device-neutral names: CPU conv2d plans read it too (bf16:
+ * oneDNN's bf16 kernels, lib/cpu/conv2d_dnnl.c; the tools check gsg_cpu_bf16_supported first). */
+void gsg_precision_set(enum gsg_precision p);
+enum gsg_precision gsg_precision_get(void);
 /* Synchronise the stream and report the first asynchronous error, naming `where` (a step). */
 gsg_status gsg_cuda_check(const char *where);
 /* "NVIDIA H200 (sm_90, 139 GiB), cuDNN 9.x, cuBLAS 13.x" once initialised; "" otherwise. */

@@ -42,6 +42,9 @@ enum gsg_precision gsg_cuda_precision(void)
     return prec_value;
 }
 
+void gsg_precision_set(enum gsg_precision p) { gsg_cuda_set_precision(p); }
+enum gsg_precision gsg_precision_get(void) { return gsg_cuda_precision(); }
+
 int gsg_algo_pick(const struct gsg_algo_perf *perf, int n, size_t ws_limit, int want_det)
 {
     int any = -1;

@@ -50,7 +50,7 @@ gsg_status gsg_conv2d_create(struct gsg_conv2d **plan, enum gsg_dev dev, const s
     gsg_conv2d_out_hw(d, &p->Ho, &p->Wo);
     gsg_status st = GSG_OK;
     switch (dev) {
-    case GSG_DEV_CPU: st = gsg_cpu_conv2d_create(&p->cpu, d); break;
+    case GSG_DEV_CPU: st = gsg_cpu_conv2d_create(&p->cpu, d, gsg_precision_get() == GSG_PREC_BF16); break;
     case GSG_DEV_CUDA: st = gsg_cuda_conv2d_create(&p->cuda, d); break;
     }
     if (st < 0) { free(p); return st; }
