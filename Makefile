@@ -211,6 +211,7 @@ print-config:
 	@echo "LDLIBS=$(LDLIBS)"
 	@echo "CUDA=$(USE_CUDA) NVCC=$(NVCC)"
 	@echo "DNNL=$(USE_DNNL)"
+	@echo "CPU_BF16=$(if $(and $(filter 1,$(USE_DNNL)),$(filter avx512_bf16 amx_bf16,$(CPU_FEATURES))),yes,no) (--precision bf16 on the CPU: oneDNN and AVX512_BF16 or AMX-BF16)"
 	@echo "MPI=$(USE_MPI)"
 	@echo "BUILD=$(BUILD)"
 

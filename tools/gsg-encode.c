@@ -13,6 +13,7 @@
 #include "io/tstream.h"
 #include "nn/net.h"
 #include "cuda/gsg_cuda.h"
+#include "cpu/conv2d.h"
 
 static const char *PROG = "gsg-encode";
 
@@ -49,8 +50,9 @@ static void usage(void)
            "      --seed N           --init, --like: initialisation seed (default 0)\n"
            "  -b, --batch N          images per forward pass (default 256); memory is fixed by it\n"
            "      --device D         cpu|cuda (default cpu)\n"
-           "      --precision P      cuda: fp32 (default; matches the CPU) | bf16 (tensor-core convolutions and\n"
-           "                         linear layers, f32 storage; overrides the GSG_PRECISION environment variable)\n"
+           "      --precision P      fp32 (default) | bf16: cuda: tensor-core convolutions and linear layers;\n"
+           "                         cpu: oneDNN bf16 convolutions (needs AVX512_BF16 or AMX-BF16), linear layers\n"
+           "                         f32; f32 storage (overrides the GSG_PRECISION environment variable)\n"
            "      --mean A,B,C       normalisation mean (default: the input's meta, else the recipe's)\n"
            "      --std A,B,C        normalisation std (likewise)\n"
            "  -l, --level N          zstd level 0..19 (default 1)\n"
@@ -175,9 +177,12 @@ static int parse(int argc, char **argv, struct encode_opts *o)
     if (o->target && !o->ckpt) return gsg_tool_usage_error("--target needs --ckpt");
     if (o->pixels && o->projections) return gsg_tool_usage_error("--pixels has no projections");
     if (o->mean_set != o->std_set) return gsg_tool_usage_error("give --mean and --std together");
-    if (o->precision_set && o->precision != GSG_PREC_FP32 && o->dev != GSG_DEV_CUDA)
-        return gsg_tool_usage_error("--precision %s needs --device cuda (the CPU engine computes in fp32)", gsg_precision_name(o->precision));
-    if (o->precision_set) gsg_cuda_set_precision(o->precision);
+    if (o->precision_set) gsg_precision_set(o->precision);
+    if (o->dev == GSG_DEV_CPU && gsg_precision_get() == GSG_PREC_BF16) {   /* --precision, else GSG_PRECISION */
+        char why[200];
+        if (!gsg_cpu_bf16_supported(why, sizeof why))
+            return gsg_tool_usage_error("%sbf16: %s", o->precision_set ? "--precision " : "GSG_PRECISION=", why);
+    }
     return 0;
 }
 
@@ -274,6 +279,7 @@ static gsg_status encode_batch(struct encode_state *s, const struct encode_opts 
         gsg_meta_add(meta, sizeof meta, "encoder", "init:%s:%s%s:%s:width=%d:seed=%lld", o->recipe, o->like ? "like=" : "",
                      o->like ? o->like : "", gsg_arch_name(o->cfg.arch), o->cfg.width, (long long)o->seed);
     else gsg_meta_add(meta, sizeof meta, "encoder", "pixels");
+    if (!o->pixels && gsg_precision_get() == GSG_PREC_BF16) gsg_meta_add(meta, sizeof meta, "precision", "bf16");
     int64_t hd[2] = { N, s->F }, zd[2] = { N, s->D };
     GSG_TRY(gsg_tstream_write_raw(w, "features", rec->seq, meta, GSG_DTYPE_F32, 2, hd, s->h));
     if (o->projections) GSG_TRY(gsg_tstream_write_raw(w, "projections", rec->seq, NULL, GSG_DTYPE_F32, 2, zd, s->z));
@@ -298,6 +304,10 @@ int main(int argc, char **argv)
     struct gsg_progress pg;
     gsg_progress_init(&pg, o.progress, "encode", 0);
     gsg_status st = resolve_model(&o);
+    /* fp32 runs say nothing (their output is as before); a bf16 run says so in one line */
+    if (st >= 0 && !o.pixels && gsg_precision_get() == GSG_PREC_BF16)
+        fprintf(stderr, "%s: config: device=%s precision=bf16%s\n", PROG, o.dev == GSG_DEV_CUDA ? "cuda" : "cpu",
+                o.dev == GSG_DEV_CPU ? " bf16_ops=conv:onednn" : "");
     if (st >= 0) st = gsg_tstream_open_read(&r, o.input);
     if (st >= 0) st = gsg_tstream_open_write(&w, o.output, (int)o.level);
     struct gsg_record rec;

@@ -18,6 +18,7 @@
 #include "eval/monitor.h"
 #include "ssl/train.h"
 #include "cuda/gsg_cuda.h"
+#include "cpu/conv2d.h"
 
 static const char *PROG = "gsg-step";
 static char g_prog[64] = "gsg-step";   /* "gsg-step[R/N]" under several ranks: every message says which */
@@ -77,8 +78,10 @@ static void usage(void)
            "      --knn-t T           temperature (default 0.1)\n"
            "      --threads T         OpenMP threads\n"
            "      --device D          cpu|cuda (default cpu)\n"
-           "      --precision P       cuda: fp32 (default; matches the CPU) | bf16 (tensor-core convolutions and\n"
-           "                          linear layers; f32 storage, BN statistics and loss; overrides GSG_PRECISION)\n"
+           "      --precision P       fp32 (default) | bf16: cuda: tensor-core convolutions and linear layers;\n"
+           "                          cpu: oneDNN bf16 convolutions (needs AVX512_BF16 or AMX-BF16), linear\n"
+           "                          layers f32; both: f32 master weights, storage, BN statistics and loss\n"
+           "                          (overrides GSG_PRECISION)\n"
            "Data-parallel (mpirun/srun, docs/distributed.md): every rank reads its shard of each global batch\n"
            "(gsg-augment --shard auto); the batch and the lr rule are global; rank 0 alone writes --ckpt,\n"
            "--metrics, --dump and the k-NN lines (a path with %%r is written by every rank, %%r its rank).\n"
@@ -234,9 +237,12 @@ static int parse(int argc, char **argv, struct step_opts *o)
     if (o->dump && !o->gsg) return gsg_tool_usage_error("--dump needs --gsg (it writes the GSG projections and choices)");
     if (o->no_pred && o->pred) return gsg_tool_usage_error("--no-predictor and --pred-dim exclude each other");
     if (o->save_every && !o->ckpt) return gsg_tool_usage_error("--save-every needs --ckpt");
-    if (o->precision_set && o->precision != GSG_PREC_FP32 && o->dev != GSG_DEV_CUDA)
-        return gsg_tool_usage_error("--precision %s needs --device cuda (the CPU engine computes in fp32)", gsg_precision_name(o->precision));
-    if (o->precision_set) gsg_cuda_set_precision(o->precision);
+    if (o->precision_set) gsg_precision_set(o->precision);
+    if (o->dev == GSG_DEV_CPU && gsg_precision_get() == GSG_PREC_BF16) {   /* --precision, else GSG_PRECISION */
+        char why[200];
+        if (!gsg_cpu_bf16_supported(why, sizeof why))
+            return gsg_tool_usage_error("%sbf16: %s", o->precision_set ? "--precision " : "GSG_PRECISION=", why);
+    }
     if (o->knn_every && (!o->knn_bank || !o->knn_test)) return gsg_tool_usage_error("--knn-every needs --knn-bank FILE and --knn-test FILE");
     if (!o->knn_every && (o->knn_bank || o->knn_test)) return gsg_tool_usage_error("--knn-bank and --knn-test need --knn-every K");
     return 0;
@@ -427,7 +433,9 @@ static void config_text(char *buf, size_t cap, const struct gsg_train_config *c,
     gsg_meta_add(buf, cap, "stop_step", "%lld", (long long)stop);
     gsg_meta_add(buf, cap, "threads", "%d", o->threads ? (int)o->threads : omp_get_max_threads());
     gsg_meta_add(buf, cap, "device", "%s", o->dev == GSG_DEV_CUDA ? "cuda" : "cpu");
-    if (o->dev == GSG_DEV_CUDA) gsg_meta_add(buf, cap, "precision", "%s", gsg_precision_name(gsg_cuda_precision()));
+    gsg_meta_add(buf, cap, "precision", "%s", gsg_precision_name(gsg_precision_get()));
+    if (o->dev == GSG_DEV_CPU && gsg_precision_get() == GSG_PREC_BF16)   /* what runs in bf16 on the CPU */
+        gsg_meta_add(buf, cap, "bf16_ops", "%s", "conv:onednn");
     if (c->world > 1) {
         gsg_meta_add(buf, cap, "ranks", "%lld", (long long)c->world);
         gsg_meta_add(buf, cap, "rank_batch", "%lld", (long long)(c->batch / c->world));

@@ -335,8 +335,13 @@ int gsg_cpu_bf16_supported(char *why, size_t cap)
     }
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     if (((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) != (unsigned)dnnl_cpu_isa_avx512_core_bf16) {
-        snprintf(why, cap, "this CPU has bf16 but oneDNN may only use ISA %#x here, without bf16 kernels "
-                 "(is ONEDNN_MAX_CPU_ISA set?)", (unsigned)isa);
+        const char *name = isa == dnnl_cpu_isa_avx512_core_vnni ? "avx512_core_vnni"
+                           : isa == dnnl_cpu_isa_avx512_core    ? "avx512_core"
+                           : isa == dnnl_cpu_isa_avx2_vnni      ? "avx2_vnni"
+                           : isa == dnnl_cpu_isa_avx2           ? "avx2"
+                                                                : "an ISA";
+        snprintf(why, cap, "this CPU has bf16 but oneDNN may use only %s here, without AVX512_BF16 (is "
+                 "ONEDNN_MAX_CPU_ISA set?)", name);
         return 0;
     }
     if (why && cap) why[0] = 0;
