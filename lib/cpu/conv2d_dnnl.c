@@ -23,6 +23,9 @@
  * arena by reorders (round to nearest even), and the f32 master weights into bf16 in the kernel's
  * layout by the weights reorder, so the weights used are always this step's. dw is summed into the
  * caller's f32 gradient as in f32. Arena = [scratchpad | weights buffer | x bf16 | dy bf16]. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include "cpu/conv2d.h"
 
 #ifdef GSG_HAVE_DNNL
@@ -326,8 +329,12 @@ int gsg_cpu_bf16_supported(char *why, size_t cap)
 {
     int cpu = 0;
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    cpu = __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
+    /* CPUID leaf 7: sub-leaf 1 EAX bit 5 = AVX512_BF16, sub-leaf 0 EDX bit 22 = AMX-BF16 (read directly:
+     * __builtin_cpu_supports does not know "amx-bf16" in every compiler, e.g. clang 14 of make fuzz);
+     * whether the OS enabled the registers is oneDNN's ISA check below */
+    unsigned a, b, c, d;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 5 & 1u)) cpu = 1;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 22 & 1u)) cpu = 1;
 #endif
     if (!cpu) {
         snprintf(why, cap, "this CPU has no native bf16 (neither AVX512_BF16 nor AMX-BF16)");
