@@ -5,6 +5,7 @@
 #   make linear [CKPT=...|OUT=...]  linear probe of a checkpoint
 #   make experiment-gsg | experiment-no-predictor | experiment-batch-size [EPOCHS SEEDS QUICK=1 ...]
 #   make report                    rebuild every experiment's table and plots from its runs
+#   make long-runs [LONG_OUT LONG_ARGS]  the Fashion-MNIST result's long runs (docs/results.md §3), resumable
 # Every target but report and help first runs `make deps` and builds the tools. No target
 # replaces an earlier result unless FORCE=1; RESUME=1 continues an interrupted one.
 DATA    ?= fashion-mnist
@@ -27,13 +28,16 @@ TRAIN_ARGS ?=
 # extra gsg-eval options for knn / linear, e.g. EVAL_ARGS="-k 20 -t 0.07" or EVAL_ARGS="--solver ridge"
 EVAL_ARGS  ?=
 EXP_ARGS   ?=
+# the long runs: results folder and pipelines/long-runs.sh options (runs, --epochs, --precision ...)
+LONG_OUT   ?= results/long
+LONG_ARGS  ?=
 
 PIPE_ENV = BUILD=$(BUILD) GSG_BIN=$(abspath $(BUILD))/bin RESUME=$(RESUME) FORCE=$(FORCE)
 PIPE_PREP = $(MAKE) --no-print-directory deps && $(MAKE) --no-print-directory tools
 EXP_OPTS = --seeds "$(SEEDS)" --batch $(BATCH) --data $(DATA) --recipe $(RECIPE) --device $(DEVICE) --out $(EXP_OUT) \
            $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(filter 1,$(QUICK)),--quick) $(EXP_ARGS)
 
-.PHONY: demo train knn linear experiment-gsg experiment-no-predictor experiment-batch-size report help
+.PHONY: demo train knn linear experiment-gsg experiment-no-predictor experiment-batch-size long-runs report help
 
 demo:
 	@t0=$$(date +%s.%N); $(PIPE_PREP) && GSG_DEMO_T0=$$t0 $(PIPE_ENV) bash pipelines/demo.sh --device $(DEVICE) --seed $(SEED)
@@ -56,6 +60,10 @@ linear:
 experiment-gsg experiment-no-predictor experiment-batch-size:
 	@$(PIPE_PREP) && $(PIPE_ENV) bash pipelines/experiment.sh --name $(patsubst experiment-%,%,$@) $(EXP_OPTS)
 
+# the Fashion-MNIST result: every run of docs/results.md §3, finished runs kept, unfinished ones resumed
+long-runs:
+	@$(PIPE_PREP) && $(PIPE_ENV) bash pipelines/long-runs.sh --out $(LONG_OUT) $(LONG_ARGS)
+
 # tables and plots again from the runs in $(EXP_OUT)/<name>/ (nothing is trained or evaluated)
 report:
 	@found=0; for s in $(EXP_OUT)/*/settings.env; do \
@@ -64,7 +72,10 @@ report:
 	    GSG_BIN=$(abspath $(BUILD))/bin bash pipelines/experiment.sh --report --name "$$(basename "$$d")" --out $(EXP_OUT) >/dev/null || exit 1; \
 	    echo "   $$d/table.md $$(ls $$d/*.png 2>/dev/null | tr '\n' ' ')"; \
 	done; \
-	[ $$found = 1 ] || { echo "report: no experiment in $(EXP_OUT)/ (run make experiment-gsg first)" >&2; exit 1; }
+	if [ -d $(LONG_OUT)/runs ]; then found=1; echo "== report: $(LONG_OUT)"; \
+	    GSG_BIN=$(abspath $(BUILD))/bin bash pipelines/long-runs.sh --table --out $(LONG_OUT) >/dev/null || exit 1; \
+	    echo "   $(LONG_OUT)/table.md $(LONG_OUT)/curves.md $$(ls $(LONG_OUT)/*.png 2>/dev/null | tr '\n' ' ')"; fi; \
+	[ $$found = 1 ] || { echo "report: no experiment in $(EXP_OUT)/ and no long runs in $(LONG_OUT)/ (run make experiment-gsg or make long-runs first)" >&2; exit 1; }
 
 help:
 	@echo 'gsg: make targets (variables as NAME=value on the command line)'
@@ -91,6 +102,8 @@ help:
 	@echo '  experiment-gsg | experiment-no-predictor | experiment-batch-size'
 	@echo '                   into EXP_OUT/<name>/ (EXP_OUT=$(EXP_OUT)): SEEDS="0 1 2" EPOCHS= QUICK=1 (smoke run)'
 	@echo '                   EXP_ARGS: pipelines/experiment.sh options, e.g. EXP_ARGS="--limit 10000 --step-args \"--width 8\""'
+	@echo '  long-runs        the Fashion-MNIST result (docs/results.md): 50-epoch runs into LONG_OUT=$(LONG_OUT), resumable'
+	@echo '                   LONG_ARGS: pipelines/long-runs.sh options, e.g. LONG_ARGS="simsiam-s0 --precision bf16"'
 	@echo '  report           rebuild every experiment table.md and plots from its runs (trains nothing)'
 	@echo ''
 	@echo 'Runs already in OUT (or EXP_OUT/<name>) and earlier knn/linear results are never replaced silently:'

@@ -29,7 +29,7 @@ EOF
 }
 
 @test "every pipeline script has --help and rejects unknown options with exit 2" {
-    for s in train knn linear evaluate demo experiment protocol recipe-sweep; do
+    for s in train knn linear evaluate demo experiment protocol recipe-sweep long-runs; do
         run -0 bash "$P/$s.sh" --help
         [[ "$output" == Usage:* ]]
         run -2 --separate-stderr bash "$P/$s.sh" --frobnicate
@@ -87,6 +87,56 @@ PYEOF
         --step-args "$SMALL" --out "$T/sw" x:0.05:0.2:1 y:0.1:0.5:1
     [[ "$output" == *"nothing to train"* ]]
     cmp "$T/x.gsgt" "$T/sw/x/ckpt.gsgt"
+}
+
+@test "long-runs.sh: runs trained and scored on the test split, mean ± std over seeds, baselines, curves; resumed, kept" {
+    run -2 --separate-stderr bash "$P/long-runs.sh" --out "$T/lr" simsiam-x
+    [[ "$stderr" == *"'simsiam-x' is not a run"* ]]
+    run -2 bash "$P/long-runs.sh" --precision fp16
+    NOPRED="--width 4 --proj-dim 16 --threads 1 --lr 0.1"   # --no-predictor excludes --pred-dim
+    run -0 bash "$P/long-runs.sh" --data "$T/data" --batch 16 --epochs 2 --nopred-epochs 1 --knn-every 1 --no-linear \
+        --step-args "$NOPRED" --out "$T/lr" simsiam-s0 simsiam-s1 simsiam+gsg-nopred-s0
+    for r in simsiam-s0 simsiam-s1 simsiam+gsg-nopred-s0; do
+        grep -q '"split":"test"' "$T/lr/runs/$r/protocol.json"
+        grep -q '"bank":48,"queries":24' "$T/lr/runs/$r/protocol.json"
+        grep -q 'precision=fp32 wall_s=[0-9.]* steps_done=' "$T/lr/runs/$r/machine.txt"
+        grep -q -- '--lr 0.1 --precision fp32' "$T/lr/runs/$r/run.txt"
+    done
+    grep -q -- '--no-predictor' "$T/lr/runs/simsiam+gsg-nopred-s0/run.txt"
+    grep -qx 'epochs=2' "$T/lr/runs/simsiam-s0/run.txt"
+    grep -qx 'epochs=1' "$T/lr/runs/simsiam+gsg-nopred-s0/run.txt"
+    # two seeds: mean ± std; one seed: the value
+    grep -Eq '^\| simsiam \| 0 1 \| 2 \| [0-9.]+ ± [0-9.]+ \| [0-9.]+ ± [0-9.]+ \| - \| [0-9.]+ \| [0-9]+ \| fp32 \|$' "$T/lr/table.md"
+    grep -Eq '^\| simsiam\+gsg-nopred \| 0 \| 1 \| [0-9.]+ \| [0-9.]+ \|' "$T/lr/table.md"
+    grep -Eq '^\| raw pixels \| - \| - \| [0-9.]+ \|' "$T/lr/table.md"
+    grep -Eq '^\| random init \(seed 1\) \| - \| - \| [0-9.]+ \|' "$T/lr/table.md"
+    # the curve: k-NN monitor points at epochs 1 and 2, images seen = epoch x 48
+    grep -q '^| simsiam-s0 | 2 | 96 | [0-9.]* % |' "$T/lr/curves.md"
+    [ "$(wc -l <"$T/lr/runs/simsiam-s0/knn_curve.dat")" -eq 2 ]
+    # the k-NN mean over the two seeds is the mean of their protocol.json
+    a=$(sed -n 's/.*"knn200":\([0-9.]*\).*/\1/p' "$T/lr/runs/simsiam-s0/protocol.json")
+    b=$(sed -n 's/.*"knn200":\([0-9.]*\).*/\1/p' "$T/lr/runs/simsiam-s1/protocol.json")
+    m=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", 50 * (a + b) }')
+    grep -q "^| simsiam | 0 1 | 2 | $m ± " "$T/lr/table.md"
+    cp "$T/lr/runs/simsiam-s0/ckpt.gsgt" "$T/s0.gsgt"
+    run -0 bash "$P/long-runs.sh" --data "$T/data" --batch 16 --epochs 2 --knn-every 1 --no-linear \
+        --step-args "$NOPRED" --out "$T/lr" simsiam-s0
+    [[ "$output" == *"simsiam-s0: finished already, kept"* ]]
+    cmp "$T/s0.gsgt" "$T/lr/runs/simsiam-s0/ckpt.gsgt"
+    # an interrupted run (no protocol.json yet) is resumed, not restarted
+    rm "$T/lr/runs/simsiam-s1/protocol.json"
+    run -0 bash "$P/long-runs.sh" --data "$T/data" --batch 16 --epochs 2 --knn-every 1 --no-linear \
+        --step-args "$NOPRED" --out "$T/lr" simsiam-s1
+    [[ "$output" == *"nothing to train"* ]]
+    [ -s "$T/lr/runs/simsiam-s1/protocol.json" ]
+    rm "$T/lr/table.md"
+    run -0 bash "$P/long-runs.sh" --table --out "$T/lr"
+    grep -q '^| simsiam | 0 1 |' "$T/lr/table.md"
+    # make report rebuilds it too
+    rm "$T/lr/table.md"
+    run -0 make -C "$BATS_TEST_DIRNAME/../.." --no-print-directory report EXP_OUT="$T/none" LONG_OUT="$T/lr" BUILD="${GSG_BUILD:-build}"
+    [[ "$output" == *"== report: $T/lr"* ]]
+    grep -q '^| simsiam | 0 1 |' "$T/lr/table.md"
 }
 
 @test "train.sh -> knn.sh / linear.sh with a checkpoint; k-NN curve every epoch" {
@@ -197,8 +247,8 @@ PYEOF
     rm "$R/runs/simsiam+gsg-nopred/seed0/final/knn.json"
     run -1 --separate-stderr bash "$P/experiment.sh" --report --name no-predictor --out "$T/res"
     [[ "$stderr" == *"simsiam+gsg-nopred/seed0/final/knn.json: missing (an unfinished run: RESUME=1 make experiment-no-predictor continues it)" ]]
-    run ! --separate-stderr make --no-print-directory report EXP_OUT="$T/nothing" BUILD="${GSG_BUILD:-build}"
-    [[ "$stderr" == *"report: no experiment in $T/nothing/ (run make experiment-gsg first)"* ]]
+    run ! --separate-stderr make --no-print-directory report EXP_OUT="$T/nothing" LONG_OUT="$T/nothing" BUILD="${GSG_BUILD:-build}"
+    [[ "$stderr" == *"report: no experiment in $T/nothing/ and no long runs in $T/nothing/"* ]]
 }
 
 @test "make targets wrap the scripts with the documented variables" {
@@ -225,7 +275,7 @@ PYEOF
     cd "$BATS_TEST_DIRNAME/../.."
     run -0 --separate-stderr make --no-print-directory help
     for w in all test test-unit test-gpu deps deps-ref demo train knn linear experiment-gsg experiment-no-predictor \
-             experiment-batch-size report bench TRAIN_ARGS EVAL_ARGS EXP_ARGS RESUME=1 FORCE=1 OUT= CKPT= EPOCHS= SEEDS= QUICK=1; do
+             experiment-batch-size long-runs LONG_ARGS LONG_OUT report bench TRAIN_ARGS EVAL_ARGS EXP_ARGS RESUME=1 FORCE=1 OUT= CKPT= EPOCHS= SEEDS= QUICK=1; do
         [[ "$output" == *"$w"* ]] || { echo "make help does not mention $w"; return 1; }
     done
     # the examples as printed, on the tiny data (the data set and budget swapped in)
