@@ -712,6 +712,28 @@ int64_t gsg_net_param_numel(const struct gsg_net *n)
     return s;
 }
 
+void gsg_net_macs(const struct gsg_net *n, struct gsg_net_macs *m)
+{
+    memset(m, 0, sizeof *m);
+    for (int i = 0; i < n->nconvs; i++) {   /* every convolution: stem, residual branches, downsamples */
+        const struct conv *cv = n->convs[i];
+        m->backbone += cv->ho * cv->wo * cv->co * cv->ci * cv->k * cv->k;
+    }
+    m->stem = n->stem.ho * n->stem.wo * n->stem.co * n->stem.ci * n->stem.k * n->stem.k;
+    for (int k = 0; k < n->cfg.proj_layers; k++) m->projector += n->pl[k].in * n->pl[k].out;
+    if (n->cfg.pred_hidden > 0)
+        for (int k = 0; k < 2; k++) m->predictor += n->ql[k].in * n->ql[k].out;
+}
+
+int64_t gsg_net_view_train_flops(const struct gsg_net *n)
+{
+    struct gsg_net_macs m;
+    gsg_net_macs(n, &m);
+    int64_t fwd = m.backbone + m.projector + m.predictor;
+    /* forward, weight gradients (fwd), input gradients (fwd less the stem's, never computed) */
+    return 2 * (3 * fwd - m.stem);
+}
+
 const struct gsg_tensor *gsg_net_param_arena(const struct gsg_net *n) { return &n->arena_t; }
 const struct gsg_tensor *gsg_net_grad_arena(const struct gsg_net *n) { return n->grad ? &n->grad_t : NULL; }
 enum gsg_dev gsg_net_device(const struct gsg_net *n) { return n->dev; }

@@ -151,6 +151,21 @@ typedef gsg_status (*gsg_net_allreduce_fn)(void *arg, struct gsg_tensor *sums);
 void gsg_net_set_bn_allreduce(struct gsg_net *net, gsg_net_allreduce_fn fn, void *arg);
 int64_t gsg_net_param_numel(const struct gsg_net *net);        /* total trainable scalars */
 
+/* The standard FLOP count (docs/performance.md §1) of the network at its input size H x W, per image:
+ * multiply-accumulates of one forward through every convolution (Ho*Wo*Co*Ci*K*K, padding taps
+ * included) and every Linear layer (in*out); BN, ReLU, pooling, bias adds and the loss are not counted. */
+struct gsg_net_macs {
+    int64_t backbone;        /* all convolutions, the stem's included */
+    int64_t projector;
+    int64_t predictor;       /* 0 without a predictor */
+    int64_t stem;            /* the first convolution alone: its input gradient is never computed */
+};
+void gsg_net_macs(const struct gsg_net *net, struct gsg_net_macs *m);
+/* FLOPs per image of one view's training pass: forward, then weight gradients of every layer and input
+ * gradients of every layer but the stem: 2 * (3 * (backbone + projector + predictor) - stem). A SimSiam
+ * step costs twice this per image (two views), a GSG step four times. */
+int64_t gsg_net_view_train_flops(const struct gsg_net *net);
+
 /* Gradients := 0 (a zero op on the device). */
 gsg_status gsg_net_zero_grad(struct gsg_net *net);
 /* dst := src for every parameter and buffer dst has (matched by name; src must have them).
