@@ -120,6 +120,17 @@ assert la - ll > 0.3, (la, ll)"
     echo "$output"
 }
 
+@test "mpi: SimCLR: the same 2-rank command twice is byte-identical, and host-staged gathers equal the direct ones" {
+    C="--recipe fmnist --width 8 --proj-dim 32 --method simclr --lr 0.05"
+    for t in x y; do
+        run -0 mpi2 gsg-step $C -i "$F/s%r.gsgt" --ckpt "$T/$t.gsgt" --metrics "$T/$t.jsonl"
+    done
+    cmp "$T/x.gsgt" "$T/y.gsgt"
+    diff <(sed 's/,"img_s".*//' "$T/x.jsonl") <(sed 's/,"img_s".*//' "$T/y.jsonl")
+    GSG_DIST_STAGE=1 run -0 mpi2 -x GSG_DIST_STAGE gsg-step $C -i "$F/s%r.gsgt" --ckpt "$T/s.gsgt"
+    cmp "$T/x.gsgt" "$T/s.gsgt"
+}
+
 @test "mpi: the same 2-rank command twice gives byte-identical checkpoints and metrics" {
     for t in x y; do
         run -0 mpi2 gsg-step $NET --lr 0.05 --gsg -i "$F/s%r.gsgt" --ckpt "$T/$t.gsgt" --metrics "$T/$t.jsonl"
