@@ -11,7 +11,7 @@
 DATA    ?= fashion-mnist
 RECIPE  ?= fmnist
 METHOD  ?= simsiam
-GSG     ?= on
+GSG     ?=
 EPOCHS  ?=
 BATCH   ?= 256
 SEED    ?= 0
@@ -43,7 +43,7 @@ demo:
 	@t0=$$(date +%s.%N); $(PIPE_PREP) && GSG_DEMO_T0=$$t0 $(PIPE_ENV) bash pipelines/demo.sh --device $(DEVICE) --seed $(SEED)
 
 train:
-	@$(PIPE_PREP) && $(PIPE_ENV) bash pipelines/train.sh --data $(DATA) --recipe $(RECIPE) --method $(METHOD) --gsg $(GSG) --epochs $(or $(EPOCHS),10) --batch $(BATCH) --seed $(SEED) --device $(DEVICE) --out $(OUT) $(TRAIN_ARGS)
+	@$(PIPE_PREP) && $(PIPE_ENV) bash pipelines/train.sh --data $(DATA) --recipe $(RECIPE) --method $(METHOD)$(if $(GSG), --gsg $(GSG)) --epochs $(or $(EPOCHS),10) --batch $(BATCH) --seed $(SEED) --device $(DEVICE) --out $(OUT) $(TRAIN_ARGS)
 
 # an earlier evaluation of the checkpoint is replaced only when told (FORCE=1 or RESUME=1)
 PIPE_KEEP = if [ -s "$(1)" ] && [ "$(FORCE)$(RESUME)" = 00 ]; then \
@@ -90,7 +90,8 @@ help:
 	@echo ''
 	@echo 'Train and evaluate (progress on the terminal and in OUT/train.log; a checkpoint every epoch):'
 	@echo '  demo             a few minutes of SimSiam+GSG on Fashion-MNIST, k-NN vs random init and raw pixels'
-	@echo '  train            one run into OUT/: DATA=$(DATA) RECIPE=$(RECIPE) METHOD=simsiam|byol GSG=on|off'
+	@echo '  train            one run into OUT/: DATA=$(DATA) RECIPE=$(RECIPE) METHOD=simsiam|byol|simclr'
+	@echo '                   GSG=on|off (default: on, with simclr off)'
 	@echo '                   EPOCHS=10 BATCH=$(BATCH) SEED=$(SEED) DEVICE=cpu|cuda OUT=$(OUT)'
 	@echo '                   TRAIN_ARGS: pipelines/train.sh options, e.g.'
 	@echo '                     make train EPOCHS=2 OUT=runs/a TRAIN_ARGS="--limit 2048 --knn-every 1 --knn-bank 2000 --knn-test 500"'

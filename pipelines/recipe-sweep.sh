@@ -14,7 +14,7 @@ usage() {
 Usage: $GSG_PROG [OPTIONS] [NAME:LR:CROP ...]
   --epochs E       epochs per candidate (default 6)
   --knn-every K    score every K epochs (default 3)
-  --method M       simsiam|byol (default simsiam)   --gsg on|off (default off)
+  --method M       simsiam|byol|simclr (default simsiam)   --gsg on|off (default off)
   --seed S         seed (default 0)
   --data D         data set (default fashion-mnist)   --val N  held-out images (default 10000)
   --batch B        batch (default 256)   --step-args "..."  more gsg-step options for every candidate

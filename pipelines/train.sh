@@ -19,8 +19,9 @@ usage() {
 Usage: $GSG_PROG [OPTIONS]
   --data D          data set (default fashion-mnist: Debian's copy)
   --recipe R        cifar|fmnist|imagenet (default fmnist)
-  --method M        simsiam|byol (default simsiam)
-  --gsg on|off      Guided Stop-Gradient (default on)
+  --method M        simsiam|byol|simclr (default simsiam); simclr: the contrastive baseline
+                    (NT-Xent; gsg-step --temperature through --step-args)
+  --gsg on|off      Guided Stop-Gradient (default on; with simclr off, and on is refused)
   --no-predictor    the no-predictor ablation
   --epochs E        epochs (default 10)
   --batch B         images per batch (default 256)
@@ -49,7 +50,7 @@ Exit status: 0 success, 1 a tool failed, 2 usage error.
 USAGE
 }
 
-data=${DATA:-fashion-mnist} recipe=${RECIPE:-fmnist} method=${METHOD:-simsiam} gsg=${GSG:-on} nopred=0
+data=${DATA:-fashion-mnist} recipe=${RECIPE:-fmnist} method=${METHOD:-simsiam} gsg=${GSG:-} nopred=0
 epochs=${EPOCHS:-10} batch=${BATCH:-256} seed=${SEED:-0} device=${DEVICE:-cpu} limit=0 steps=0 threads=""
 step_args="" aug_args="" val=0 knn_every=0 knn_bank=10000 knn_test=2000 out=${OUT:-results/train} minutes=0
 resume=${RESUME:-0} force=${FORCE:-0}
@@ -81,8 +82,12 @@ while [ $# -gt 0 ]; do
         *) gsg_usage_die "unknown option '$1'" ;;
     esac
 done
+case $method in simsiam|byol|simclr) ;; *) gsg_usage_die "--method: '$method' is not simsiam, byol or simclr" ;; esac
+# GSG chooses stop-gradient targets: SimSiam and BYOL have them (default on), SimCLR has none
+[ -n "$gsg" ] || { [ "$method" = simclr ] && gsg=off || gsg=on; }
 case $gsg in on|1|yes) gsg=on ;; off|0|no) gsg=off ;; *) gsg_usage_die "--gsg: '$gsg' is not on or off" ;; esac
-case $method in simsiam|byol) ;; *) gsg_usage_die "--method: '$method' is not simsiam or byol" ;; esac
+[ "$method$gsg" != simclron ] ||
+    gsg_usage_die "--gsg on: Guided Stop-Gradient does not apply to --method simclr (leave --gsg out, or give --gsg off)"
 for v in epochs batch seed limit val steps knn_every knn_bank knn_test; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || gsg_usage_die "--${v//_/-}: '${!v}' is not a count"
 done

@@ -1,4 +1,4 @@
-/* gsg-step: train SimSiam or BYOL, with or without Guided Stop-Gradient, from view batches.
+/* gsg-step: train SimSiam or BYOL, with or without Guided Stop-Gradient, or SimCLR, from view batches.
  * Options -> struct gsg_train_config -> lib/ssl/train.c; this file holds no numerics. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,13 +26,18 @@ static char g_prog[64] = "gsg-step";   /* "gsg-step[R/N]" under several ranks: e
 static void usage(void)
 {
     printf("Usage: %s [OPTIONS] [-i INPUT]\n"
-           "Train SimSiam or BYOL, with or without Guided Stop-Gradient (docs/algorithm.md), from the view\n"
-           "batches of gsg-augment (records 'views' u8 [N,V,C,H,W], 'index', 'label'; stdin by default).\n"
-           "Inputs are normalised with the mean=/std= meta of 'views'.\n"
+           "Train SimSiam or BYOL, with or without Guided Stop-Gradient, or the contrastive baseline SimCLR\n"
+           "(docs/algorithm.md), from the view batches of gsg-augment (records 'views' u8 [N,V,C,H,W], 'index',\n"
+           "'label'; stdin by default). Inputs are normalised with the mean=/std= meta of 'views'.\n"
            "\n"
            "Method:\n"
-           "      --method M          simsiam|byol (default simsiam)\n"
-           "      --gsg               Guided Stop-Gradient (needs 4 views per image)\n"
+           "      --method M          simsiam|byol|simclr (default simsiam). simclr: NT-Xent over the 2N views of\n"
+           "                          the batch (each view's positive is its other view, the other 2N-2 views its\n"
+           "                          negatives; under several ranks the whole global batch), the recipe's\n"
+           "                          projector, no predictor, views 0 and 1 in one encoder call\n"
+           "      --temperature T     simclr's tau in cos/tau (default 0.5, SimCLR's CIFAR-10 setting; imagenet\n"
+           "                          recipe 0.1, its ImageNet setting)\n"
+           "      --gsg               Guided Stop-Gradient (needs 4 views per image; simsiam and byol only)\n"
            "      --gsg-pairing P     4view (the paper, default) | 2view (pair image n with image r[n]'s\n"
            "                          own two views: needs 2 views, half the encoder work)\n"
            "      --gsg-distance D    euclidean (the paper, default) | normalized | cosine\n"
@@ -109,6 +114,7 @@ enum {
     O_LR, O_WD, O_MOM, O_EMA, O_EMACOS, O_EPOCHS, O_WARMUP, O_SPE, O_SEED, O_RANK, O_STEPS, O_CKPT, O_SAVE, O_RESUME,
     O_METRICS, O_MONITOR, O_DUMP, O_DUMPEVERY, O_THREADS, O_DEVICE, O_PROGRESS,
     O_KNN_EVERY, O_KNN_BANK, O_KNN_TEST, O_KNN_K, O_KNN_T, O_PRINTCFG, O_LOCALBN, O_DISTTIMEOUT, O_PRECISION,
+    O_TEMP,
 };
 
 struct step_opts {
@@ -123,8 +129,8 @@ struct step_opts {
     enum gsg_pairing pairing;
     enum gsg_dist dist;
     int64_t width, proj, pred, epochs, warmup, spe, seed, rank, steps, save_every, monitor_every, dump_every, threads;
-    double lr, wd, mom, ema;
-    int set_lr, set_wd, set_mom, set_ema, set_seed;
+    double lr, wd, mom, ema, temperature;
+    int set_lr, set_wd, set_mom, set_ema, set_seed, set_temp;
     enum gsg_dev dev;
 };
 
@@ -143,6 +149,7 @@ static int parse(int argc, char **argv, struct step_opts *o)
         {"local-bn", 0, 0, O_LOCALBN}, {"dist-timeout", 1, 0, O_DISTTIMEOUT}, {"precision", 1, 0, O_PRECISION},
         {"knn-every", 1, 0, O_KNN_EVERY}, {"knn-bank", 1, 0, O_KNN_BANK}, {"knn-test", 1, 0, O_KNN_TEST},
         {"knn-k", 1, 0, O_KNN_K}, {"knn-t", 1, 0, O_KNN_T}, {"print-config", 0, 0, O_PRINTCFG},
+        {"temperature", 1, 0, O_TEMP},
         {"input", 1, 0, 'i'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->input = "-";
@@ -159,8 +166,10 @@ static int parse(int argc, char **argv, struct step_opts *o)
         case O_METHOD:
             if (!strcmp(optarg, "simsiam")) o->method = GSG_METHOD_SIMSIAM;
             else if (!strcmp(optarg, "byol")) o->method = GSG_METHOD_BYOL;
-            else return gsg_tool_usage_error("--method: '%s' is not simsiam or byol", optarg);
+            else if (!strcmp(optarg, "simclr")) o->method = GSG_METHOD_SIMCLR;
+            else return gsg_tool_usage_error("--method: '%s' is not simsiam, byol or simclr", optarg);
             break;
+        case O_TEMP: if (gsg_parse_f64("--temperature", optarg, 1e-3, 1e3, &o->temperature)) return 2; o->set_temp = 1; break;
         case O_GSG: o->gsg = 1; break;
         case O_PAIRING:
             if (!strcmp(optarg, "4view")) o->pairing = GSG_PAIR_4VIEW;
@@ -233,6 +242,13 @@ static int parse(int argc, char **argv, struct step_opts *o)
     }
     if (optind < argc) return gsg_tool_usage_error("unexpected argument '%s' (the input is -i FILE)", argv[optind]);
     if (o->method != GSG_METHOD_BYOL && (o->set_ema || o->ema_cos)) return gsg_tool_usage_error("--ema and --ema-cosine need --method byol");
+    if (o->method == GSG_METHOD_SIMCLR) {
+        if (o->gsg) return gsg_tool_usage_error("--gsg: Guided Stop-Gradient does not apply to --method simclr (it chooses stop-gradient targets; SimCLR has none)");
+        if (o->pred) return gsg_tool_usage_error("--pred-dim: --method simclr has no predictor");
+        if (o->fix_pred) return gsg_tool_usage_error("--fix-pred-lr: --method simclr has no predictor");
+    } else if (o->set_temp) {
+        return gsg_tool_usage_error("--temperature needs --method simclr");
+    }
     if (!o->gsg && (o->pairing_set || o->dist_set)) return gsg_tool_usage_error("--gsg-pairing and --gsg-distance need --gsg");
     if (o->dump && !o->gsg) return gsg_tool_usage_error("--dump needs --gsg (it writes the GSG projections and choices)");
     if (o->no_pred && o->pred) return gsg_tool_usage_error("--no-predictor and --pred-dim exclude each other");
@@ -265,6 +281,11 @@ static gsg_status make_config(struct gsg_train_config *c, const struct step_opts
     c->dist = o->dist;
     c->fix_pred_lr |= o->fix_pred;
     gsg_net_config_override(&c->net, &(struct gsg_net_overrides){o->arch, o->width, o->proj, o->pred, o->no_pred});
+    if (c->method == GSG_METHOD_SIMCLR) {   /* the recipe's projector, no predictor (docs/algorithm.md) */
+        c->net.pred_hidden = 0;
+        c->fix_pred_lr = 0;
+        if (o->set_temp) c->temperature = o->temperature;
+    }
     if (o->set_lr) c->lr = o->lr;
     if (o->set_wd) c->wd = o->wd;
     if (o->set_mom) c->momentum = o->mom;

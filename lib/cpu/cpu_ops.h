@@ -121,6 +121,19 @@ void gsg_cpu_l2norm_bwd(float *dx,       /* (N, D) written; may alias dy */
                         const float *x,  /* (N, D) */
                         int64_t N, int64_t D, float eps);
 
+/* ---- NT-Xent (ops.h): M rows in blocks of R = 2n (views 0 | views 1), anchors = block `block` ---- */
+void gsg_cpu_ntxent_fwd(float *loss,    /* (R) */
+                        float *lse,     /* (R) */
+                        float *work,    /* (R, M) scratch */
+                        const float *u, /* (M, D) */
+                        int64_t M, int64_t D, int64_t R, int64_t block, double tau);
+void gsg_cpu_ntxent_bwd(float *du,          /* (R, D) written */
+                        float *work,        /* (R, M) scratch */
+                        const float *dloss, /* (M) */
+                        const float *u,     /* (M, D) */
+                        const float *lse,   /* (M) */
+                        int64_t M, int64_t D, int64_t R, int64_t block, double tau);
+
 /* ---- input: u8 planar -> f32 channels-last, y = (x/255 - mean[c]) / std[c] ---- */
 void gsg_cpu_image_to_f32(float *y,            /* (N, H, W, C) */
                           const uint8_t *x,    /* (N, C, H, W) */

@@ -110,6 +110,13 @@ gsg_status gsg_cuda_cosine_bwd(float *da, float *db, const float *dout, const fl
 gsg_status gsg_cuda_l2norm_fwd(float *y, const float *x, int64_t N, int64_t D, float eps);
 gsg_status gsg_cuda_l2norm_bwd(float *dx, const float *dy, const float *x, int64_t N, int64_t D, float eps);
 
+/* NT-Xent (ops.h): similarities by one fp32 cuBLAS GEMM into work (R,M), log-sum-exp and gradient
+ * coefficients in double, one warp per anchor row; du = coefficients x u by a second GEMM. */
+gsg_status gsg_cuda_ntxent_fwd(float *loss, float *lse, float *work, const float *u, int64_t M, int64_t D, int64_t R,
+                               int64_t block, double tau);
+gsg_status gsg_cuda_ntxent_bwd(float *du, float *work, const float *dloss, const float *u, const float *lse, int64_t M,
+                               int64_t D, int64_t R, int64_t block, double tau);
+
 /* u8 (N,C,H,W) on the device -> f32 (N,H,W,C), y = (x/255 - mean[c]) / std[c]; mean/std: host, C <= 64. */
 gsg_status gsg_cuda_image_to_f32(float *y, const uint8_t *x, const float *mean, const float *stddev, int64_t N,
                                  int64_t C, int64_t H, int64_t W);

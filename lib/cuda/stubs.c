@@ -54,6 +54,10 @@ gsg_status gsg_cuda_cosine_bwd(float *da, float *db, const float *dout, const fl
                                int64_t D, float eps) { return no_cuda(); }
 gsg_status gsg_cuda_l2norm_fwd(float *y, const float *x, int64_t N, int64_t D, float eps) { return no_cuda(); }
 gsg_status gsg_cuda_l2norm_bwd(float *dx, const float *dy, const float *x, int64_t N, int64_t D, float eps) { return no_cuda(); }
+gsg_status gsg_cuda_ntxent_fwd(float *loss, float *lse, float *work, const float *u, int64_t M, int64_t D, int64_t R,
+                               int64_t block, double tau) { return no_cuda(); }
+gsg_status gsg_cuda_ntxent_bwd(float *du, float *work, const float *dloss, const float *u, const float *lse, int64_t M,
+                               int64_t D, int64_t R, int64_t block, double tau) { return no_cuda(); }
 gsg_status gsg_cuda_image_to_f32(float *y, const uint8_t *x, const float *mean, const float *stddev, int64_t N,
                                  int64_t C, int64_t H, int64_t W) { return no_cuda(); }
 gsg_status gsg_cuda_conv2d_create(struct gsg_cuda_conv2d **plan, const struct gsg_conv2d_desc *d)

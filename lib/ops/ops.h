@@ -90,6 +90,25 @@ gsg_status gsg_cosine_bwd(struct gsg_tensor *da, struct gsg_tensor *db, const st
 gsg_status gsg_l2norm_fwd(struct gsg_tensor *y, const struct gsg_tensor *x);
 gsg_status gsg_l2norm_bwd(struct gsg_tensor *dx, const struct gsg_tensor *dy, const struct gsg_tensor *x);
 
+/* ---------------- NT-Xent (SimCLR's contrastive loss) ----------------
+ * u [M,D]: the rows of a whole (global) batch in B = M/R blocks of R = 2n rows, one block per rank:
+ * row b*R + i is view 0 of the block's image i (i < n), row b*R + n + i its view 1. Row a's positive
+ * pos(a) is its other view (a +- n inside its block), its negatives the other M - 2 rows; with unit
+ * rows (gsg_l2norm first) s_aj = <u_a,u_j> / tau is the cosine similarity over the temperature and
+ *   loss_a = -s_a,pos(a) + lse_a,   lse_a = log sum_{j != a} exp(s_aj)    (the positive is in the sum,
+ *                                                                          the anchor itself is not)
+ * fwd: the R anchors of block `block`: loss [R], lse [R] written. work [R,M] f32 scratch (written).
+ * bwd: du [R,D] (written) = d/du of sum_{a < M} dloss[a] loss_a for the rows of block `block`, from
+ *      every anchor's dloss [M] and lse [M] (all blocks': under several ranks, the gathered lse): a row
+ *      gets gradient as an anchor, as a positive and as a negative of every other anchor, so the ranks'
+ *      du together are the exact gradient of the global loss. work [R,M] as in fwd.
+ * Similarities come from one f32 GEMM (cuBLAS in fp32 whatever --precision says); the log-sum-exp and
+ * the gradient coefficients are formed in double, rows in a fixed order. tau > 0. */
+gsg_status gsg_ntxent_fwd(struct gsg_tensor *loss, struct gsg_tensor *lse, struct gsg_tensor *work,
+                          const struct gsg_tensor *u, int64_t block, double tau);
+gsg_status gsg_ntxent_bwd(struct gsg_tensor *du, struct gsg_tensor *work, const struct gsg_tensor *dloss,
+                          const struct gsg_tensor *u, const struct gsg_tensor *lse, int64_t block, double tau);
+
 /* ---------------- input ----------------
  * u8 images [N,C,H,W] (the stream layout) -> f32 channels-last [N,H,W,C],
  * y = (x/255 - mean[c]) / std[c]. mean/std are host arrays of C floats. */

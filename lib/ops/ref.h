@@ -59,6 +59,18 @@ void gsg_ref_cosine_bwd(double *da, double *db, const double *dout, const double
 void gsg_ref_l2norm_fwd(double *y, const double *x, int64_t N, int64_t D, double eps);
 void gsg_ref_l2norm_bwd(double *dx, const double *dy, const double *x, int64_t N, int64_t D, double eps);
 
+/* NT-Xent (ops.h): u (M, D) in blocks of R rows (views 0 | views 1), the anchors of block `block`;
+ * s_aj = <u_a,u_j>/tau, every dot product and exponential in double, straight from the definition. */
+void gsg_ref_ntxent_fwd(double *loss,    /* (R) */
+                        double *lse,     /* (R) */
+                        const double *u, /* (M, D) */
+                        int64_t M, int64_t D, int64_t R, int64_t block, double tau);
+/* du (R, D) written: the gradient of sum_a dloss[a] loss_a (a over all M anchors) at block `block`'s rows,
+ * anchor by anchor (each anchor's softmax recomputed, its gradient added to every row it touches): the
+ * scatter form, where the kernels gather by row with the anchors' lse. */
+void gsg_ref_ntxent_bwd(double *du, const double *dloss, const double *u, int64_t M, int64_t D, int64_t R,
+                        int64_t block, double tau);
+
 /* y (N,H,W,C) = (x/255 - mean[c]) / std[c], x (N,C,H,W) */
 void gsg_ref_image_to_f32(double *y, const uint8_t *x, const float *mean, const float *std, int64_t N, int64_t C,
                           int64_t H, int64_t W);

@@ -1,4 +1,4 @@
-/* train.c: the SimSiam / BYOL (+ GSG) training step (see train.h). */
+/* train.c: the SimSiam / BYOL (+ GSG) and SimCLR training step (see train.h). */
 #define _GNU_SOURCE
 #include "train.h"
 #include "../eval/collapse.h"
@@ -18,6 +18,7 @@ const char *gsg_method_name(enum gsg_method m)
     switch (m) {
     case GSG_METHOD_SIMSIAM: return "simsiam";
     case GSG_METHOD_BYOL: return "byol";
+    case GSG_METHOD_SIMCLR: return "simclr";
     }
     return "?";
 }
@@ -43,6 +44,9 @@ gsg_status gsg_train_config_recipe(struct gsg_train_config *c, const char *recip
     c->momentum = 0.9;
     c->ema = 0.99;
     c->seed = 0;
+    /* SimCLR's temperature: its reference code's CIFAR-10 command (--temperature=0.5) for the small-image
+     * recipes, its ImageNet command (--temperature=0.1) for imagenet (google-research/simclr README) */
+    c->temperature = 0.5;
     if (!strcmp(recipe, "cifar")) {
         c->lr_per256 = 0.03; c->wd = 5e-4; c->epochs = 200; c->batch = 512; c->image_h = c->image_w = 32;
     } else if (!strcmp(recipe, "fmnist")) {
@@ -50,6 +54,7 @@ gsg_status gsg_train_config_recipe(struct gsg_train_config *c, const char *recip
     } else {   /* imagenet (gsg_net_config_recipe rejected anything else) */
         c->lr_per256 = 0.05; c->wd = 1e-4; c->epochs = 100; c->batch = 512; c->image_h = c->image_w = 224;
         c->fix_pred_lr = 1;
+        c->temperature = 0.1;
     }
     return GSG_OK;
 }
@@ -77,6 +82,7 @@ int gsg_train_config_format(const struct gsg_train_config *c, char *buf, size_t 
     bad |= gsg_meta_add(buf, cap, "momentum", "%.9g", c->momentum);
     bad |= gsg_meta_add(buf, cap, "ema", "%.9g", c->ema);
     bad |= gsg_meta_add(buf, cap, "ema_cosine", "%d", c->ema_cosine);
+    if (c->method == GSG_METHOD_SIMCLR) bad |= gsg_meta_add(buf, cap, "temperature", "%.9g", c->temperature);
     bad |= gsg_meta_add(buf, cap, "epochs", "%lld", (long long)c->epochs);
     bad |= gsg_meta_add(buf, cap, "warmup", "%lld", (long long)c->warmup);
     bad |= gsg_meta_add(buf, cap, "steps_per_epoch", "%lld", (long long)c->steps_per_epoch);
@@ -124,7 +130,8 @@ gsg_status gsg_train_config_parse(struct gsg_train_config *c, const char *text)
     GSG_TRY(need(text, "method", v, sizeof v));
     if (!strcmp(v, "simsiam")) c->method = GSG_METHOD_SIMSIAM;
     else if (!strcmp(v, "byol")) c->method = GSG_METHOD_BYOL;
-    else return gsg_err_set(GSG_E_FORMAT, "gsg.config: method=%s, expected simsiam or byol", v);
+    else if (!strcmp(v, "simclr")) c->method = GSG_METHOD_SIMCLR;
+    else return gsg_err_set(GSG_E_FORMAT, "gsg.config: method=%s, expected simsiam, byol or simclr", v);
     GSG_TRY(need_i64(text, "gsg", &x)); c->gsg = x != 0;
     GSG_TRY(need(text, "gsg_pairing", v, sizeof v));
     if (!strcmp(v, "4view")) c->pairing = GSG_PAIR_4VIEW;
@@ -138,6 +145,11 @@ gsg_status gsg_train_config_parse(struct gsg_train_config *c, const char *text)
     GSG_TRY(need_f64(text, "momentum", &c->momentum));
     GSG_TRY(need_f64(text, "ema", &c->ema));
     GSG_TRY(need_i64(text, "ema_cosine", &x)); c->ema_cosine = x != 0;
+    if (c->method == GSG_METHOD_SIMCLR) {
+        GSG_TRY(need_f64(text, "temperature", &c->temperature));
+        if (!(c->temperature > 0))
+            return gsg_err_set(GSG_E_FORMAT, "gsg.config: temperature=%g, expected a value > 0", c->temperature);
+    }
     GSG_TRY(need_i64(text, "epochs", &c->epochs));
     GSG_TRY(need_i64(text, "warmup", &c->warmup));
     GSG_TRY(need_i64(text, "steps_per_epoch", &c->steps_per_epoch));
@@ -197,7 +209,7 @@ struct gsg_trainer {
     int64_t N, D, C, H, W;
     enum gsg_dev dev;
     /* on the device (docs/execution.md); on the CPU the *_t of tz, dp and perm view the host arrays */
-    struct gsg_tensor x_t;      /* f32 [N,H,W,C] the network input */
+    struct gsg_tensor x_t;      /* f32 [N,H,W,C] the network input (SimCLR: [2N,H,W,C], both views) */
     struct gsg_tensor views_t;  /* u8 [N,V,C,H,W] the uploaded batch (CUDA; grown when V grows) */
     struct gsg_tensor perm_t;   /* i64 [N] */
     struct gsg_tensor tz_t[4];  /* f32 [N,D] target projections (BYOL) */
@@ -208,7 +220,16 @@ struct gsg_trainer {
     float *dp[4];         /* [N,D] */
     float *d, *loss_rows; /* [N,4], [N] */
     int64_t *perm, *k;    /* [N] */
-    float *hz[4], *hp[4], *hh;   /* staging of z, p [N,D] and h [N,F] (CUDA only; NULL on the CPU) */
+    float *hz[4], *hp[4], *hh;   /* staging of z, p [N,D] and h [N,F] (CUDA only; NULL on the CPU; SimCLR hz[0] [2N,D]) */
+    /* SimCLR (one encoder call of 2N rows; M = world * 2N rows in the loss) */
+    struct gsg_tensor u_t;      /* f32 [M,D] the L2-normalised projections of the (global) batch */
+    struct gsg_tensor work_t;   /* f32 [2N,M] the NT-Xent op's scratch */
+    struct gsg_tensor nl_t;     /* f32 [2N] per-anchor loss */
+    struct gsg_tensor lse_t;    /* f32 [M] every anchor's log-sum-exp (gathered) */
+    struct gsg_tensor dl_t;     /* f32 [M] dL/dloss of every anchor */
+    struct gsg_tensor du_t;     /* f32 [2N,D] the gradient at u */
+    struct gsg_tensor dz_t;     /* f32 [2N,D] the gradient at z */
+    float *nl, *dl, *dz;        /* host [2N], [M], [2N,D] (the tensors view them on the CPU) */
 };
 
 const struct gsg_train_config *gsg_trainer_config(const struct gsg_trainer *tr) { return &tr->cfg; }
@@ -230,6 +251,9 @@ void gsg_trainer_destroy(struct gsg_trainer *tr)
     gsg_tensor_free(&tr->views_t);
     gsg_tensor_free(&tr->perm_t);
     for (int i = 0; i < 4; i++) { gsg_tensor_free(&tr->tz_t[i]); gsg_tensor_free(&tr->dp_t[i]); }
+    struct gsg_tensor *sc[] = {&tr->u_t, &tr->work_t, &tr->nl_t, &tr->lse_t, &tr->dl_t, &tr->du_t, &tr->dz_t};
+    for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) gsg_tensor_free(sc[i]);
+    gsg_aligned_free(tr->nl); gsg_aligned_free(tr->dl); gsg_aligned_free(tr->dz);
     for (int i = 0; i < 4; i++) { gsg_aligned_free(tr->hz[i]); gsg_aligned_free(tr->hp[i]); }
     gsg_aligned_free(tr->hh);
     for (int i = 0; i < 4; i++) { gsg_aligned_free(tr->tz[i]); gsg_aligned_free(tr->dp[i]); }
@@ -253,6 +277,14 @@ gsg_status gsg_trainer_create(struct gsg_trainer **out, const struct gsg_train_c
     if (c->batch < 1 || c->image_h < 1 || c->image_w < 1 || c->steps_per_epoch < 1 || c->epochs < 1)
         return gsg_err_set(GSG_E_USAGE, "trainer: batch, image size, steps per epoch and epochs must be >= 1");
     GSG_TRY(gsg_net_config_check(&c->net));
+    const int simclr = c->method == GSG_METHOD_SIMCLR;
+    if (simclr && c->gsg)
+        return gsg_err_set(GSG_E_USAGE, "trainer: Guided Stop-Gradient does not apply to simclr (it has no stop-gradient)");
+    if (simclr && c->net.pred_hidden > 0)
+        return gsg_err_set(GSG_E_USAGE, "trainer: simclr has no predictor, the configuration has pred_hidden=%d",
+                           c->net.pred_hidden);
+    if (simclr && !(c->temperature > 0 && isfinite(c->temperature)))
+        return gsg_err_set(GSG_E_USAGE, "trainer: simclr temperature %g, expected a finite value > 0", c->temperature);
     struct gsg_trainer *tr = calloc(1, sizeof *tr);
     if (!tr) return gsg_err_set(GSG_E_NOMEM, "out of memory");
     tr->cfg = *c;
@@ -265,9 +297,11 @@ gsg_status gsg_trainer_create(struct gsg_trainer **out, const struct gsg_train_c
         return gsg_err_set(GSG_E_USAGE, "trainer: global batch %lld does not split over %d ranks", (long long)c->batch, w);
     }
     tr->N = c->batch / tr->world; tr->D = c->net.proj_dim; tr->C = c->net.in_channels; tr->H = c->image_h; tr->W = c->image_w;
-    gsg_status st = gsg_net_create(&tr->net, &c->net, tr->N, tr->H, tr->W, dev, c->seed, 0);
+    /* SimCLR: one encoder call on both views (2N rows) */
+    const int64_t rows = simclr ? 2 * tr->N : tr->N;
+    gsg_status st = gsg_net_create(&tr->net, &c->net, rows, tr->H, tr->W, dev, c->seed, 0);
     if (st < 0) goto fail;
-    tr->nctx = c->gsg && c->pairing == GSG_PAIR_4VIEW ? 4 : 2;
+    tr->nctx = simclr ? 1 : c->gsg && c->pairing == GSG_PAIR_4VIEW ? 4 : 2;
     for (int i = 0; i < tr->nctx; i++)
         if ((st = gsg_net_ctx_create(tr->net, &tr->ctx[i])) < 0) goto fail;
     if ((st = gsg_sgd_create(&tr->opt, tr->net, c->momentum, c->wd)) < 0) goto fail;
@@ -288,8 +322,28 @@ gsg_status gsg_trainer_create(struct gsg_trainer **out, const struct gsg_train_c
     tr->k = zalloc((size_t)tr->N * sizeof(int64_t), &bad);
     if (bad) { st = gsg_err_set(GSG_E_NOMEM, "trainer: out of memory for batch buffers"); goto fail; }
     tr->dev = dev;
-    int64_t xd[4] = {tr->N, tr->H, tr->W, tr->C}, zd[2] = {tr->N, tr->D};
+    int64_t xd[4] = {rows, tr->H, tr->W, tr->C}, zd[2] = {tr->N, tr->D};
     if ((st = gsg_tensor_alloc(&tr->x_t, GSG_DTYPE_F32, dev, 4, xd)) < 0) goto fail;
+    if (simclr) {
+        const int64_t R = 2 * tr->N, M = tr->world * R, ud[2] = {M, tr->D}, wd[2] = {R, M}, rd[2] = {R, tr->D};
+        tr->nl = zalloc((size_t)R * sizeof(float), &bad);
+        tr->dl = zalloc((size_t)M * sizeof(float), &bad);
+        tr->dz = zalloc((size_t)(R * tr->D) * sizeof(float), &bad);
+        if (bad) { st = gsg_err_set(GSG_E_NOMEM, "trainer: out of memory for the SimCLR buffers"); goto fail; }
+        if ((st = gsg_tensor_alloc(&tr->u_t, GSG_DTYPE_F32, dev, 2, ud)) < 0) goto fail;
+        if ((st = gsg_tensor_alloc(&tr->work_t, GSG_DTYPE_F32, dev, 2, wd)) < 0) goto fail;
+        if ((st = gsg_tensor_alloc(&tr->lse_t, GSG_DTYPE_F32, dev, 1, &M)) < 0) goto fail;
+        if ((st = gsg_tensor_alloc(&tr->du_t, GSG_DTYPE_F32, dev, 2, rd)) < 0) goto fail;
+        if (dev == GSG_DEV_CPU) {
+            tr->nl_t = gsg_tensor_view(tr->nl, GSG_DTYPE_F32, dev, 1, &R);
+            tr->dl_t = gsg_tensor_view(tr->dl, GSG_DTYPE_F32, dev, 1, &M);
+            tr->dz_t = gsg_tensor_view(tr->dz, GSG_DTYPE_F32, dev, 2, rd);
+        } else {
+            if ((st = gsg_tensor_alloc(&tr->nl_t, GSG_DTYPE_F32, dev, 1, &R)) < 0) goto fail;
+            if ((st = gsg_tensor_alloc(&tr->dl_t, GSG_DTYPE_F32, dev, 1, &M)) < 0) goto fail;
+            if ((st = gsg_tensor_alloc(&tr->dz_t, GSG_DTYPE_F32, dev, 2, rd)) < 0) goto fail;
+        }
+    }
     if (dev == GSG_DEV_CPU) {
         tr->perm_t = gsg_tensor_view(tr->perm, GSG_DTYPE_I64, dev, 1, &tr->N);
         for (int i = 0; i < 4; i++) {
@@ -301,7 +355,7 @@ gsg_status gsg_trainer_create(struct gsg_trainer **out, const struct gsg_train_c
         for (int i = 0; i < 4; i++) {
             if ((st = gsg_tensor_alloc(&tr->tz_t[i], GSG_DTYPE_F32, dev, 2, zd)) < 0) goto fail;
             if ((st = gsg_tensor_alloc(&tr->dp_t[i], GSG_DTYPE_F32, dev, 2, zd)) < 0) goto fail;
-            tr->hz[i] = zalloc(nd, &bad);
+            tr->hz[i] = zalloc(i == 0 && simclr ? 2 * nd : nd, &bad);
             tr->hp[i] = zalloc(nd, &bad);
         }
         tr->hh = zalloc((size_t)(tr->N * gsg_net_feature_dim(&c->net)) * sizeof(float), &bad);
@@ -371,9 +425,73 @@ static int all_finite(const float *x, int64_t n)
     return ok;
 }
 
+/* SimCLR's forward and loss: both views through one encoder call (out: z and h [2N,.]), NT-Xent over
+ * the 2N rows (or the ranks' gathered rows), its gradient at z left in tr->dz (host) and the loss in st.
+ * zh: host-readable z [2N,D] for the monitors. */
+static gsg_status simclr_step(struct gsg_trainer *tr, const struct gsg_train_batch *b, const struct gsg_tensor *views,
+                              struct gsg_net_out *out, const float **zh, struct gsg_train_stats *st)
+{
+    const struct gsg_train_config *c = &tr->cfg;
+    const int64_t N = b->N, D = tr->D, R = 2 * N, hwc = tr->H * tr->W * tr->C;
+    /* test hook (train.h): the two wrong ways to distribute the loss */
+    const char *mode = getenv("GSG_TEST_SIMCLR");
+    const int local = mode && !strcmp(mode, "local"), nograd = mode && !strcmp(mode, "nograd");
+    struct gsg_comm *g = local ? NULL : tr->dist;   /* the loss's collectives */
+    const int64_t blk = g ? tr->rank : 0, M = (g ? tr->world : 1) * R;
+    int64_t xd[4] = {N, tr->H, tr->W, tr->C};
+    for (int v = 0; v < 2; v++) {
+        struct gsg_tensor xv = gsg_tensor_sub(&tr->x_t, v * N * hwc, 4, xd);
+        GSG_TRY(gsg_op_views_to_f32(&xv, views, v, NULL, b->mean, b->std));
+    }
+    xd[0] = R;
+    struct gsg_tensor x = gsg_tensor_sub(&tr->x_t, 0, 4, xd);
+    GSG_TRY(gsg_net_forward(tr->net, tr->ctx[0], out, &x, GSG_FWD_TRAIN));
+    const double ts = gsg_now();
+    if (g) {   /* the gathered rows are laid out rank by rank: every rank must bring as many */
+        double nn[2] = {(double)N, -(double)N};
+        GSG_TRY(gsg_comm_max_f64(g, nn, 2, "SimCLR batch sizes"));
+        if (nn[0] != -nn[1])
+            return gsg_err_set(GSG_E_SHAPE, "step %lld: SimCLR gathers the ranks' batches, which must be equal: this rank has "
+                               "%lld images, the ranks have %.0f to %.0f", (long long)tr->step, (long long)N, -nn[1], nn[0]);
+    }
+    const int64_t ud[2] = {M, D}, rd[2] = {R, D}, wd[2] = {R, M};
+    struct gsg_tensor u = gsg_tensor_sub(&tr->u_t, 0, 2, ud), mine = gsg_tensor_sub(&tr->u_t, blk * R * D, 2, rd);
+    struct gsg_tensor work = gsg_tensor_sub(&tr->work_t, 0, 2, wd), loss = gsg_tensor_sub(&tr->nl_t, 0, 1, &R);
+    struct gsg_tensor lse = gsg_tensor_sub(&tr->lse_t, 0, 1, &M), lse_mine = gsg_tensor_sub(&tr->lse_t, blk * R, 1, &R);
+    struct gsg_tensor dl = gsg_tensor_sub(&tr->dl_t, 0, 1, &M), du = gsg_tensor_sub(&tr->du_t, 0, 2, rd);
+    struct gsg_tensor dz = gsg_tensor_sub(&tr->dz_t, 0, 2, rd);
+    /* the all-gathers are all-reduces of buffers that hold zeros outside this rank's rows: x + 0 = x exactly */
+    if (g) GSG_TRY(gsg_op_zero(&u));
+    GSG_TRY(gsg_l2norm_fwd(&mine, &out->z));
+    if (g) GSG_TRY(gsg_comm_allreduce(g, &u, "SimCLR projections"));
+    if (g) GSG_TRY(gsg_op_zero(&lse));
+    GSG_TRY(gsg_ntxent_fwd(&loss, &lse_mine, &work, &u, blk, c->temperature));
+    if (g) {
+        GSG_TRY(gsg_comm_allreduce(g, &lse, "SimCLR log-sum-exp"));
+        GSG_TRY(gsg_comm_device_wait(g, "SimCLR log-sum-exp"));
+    }
+    /* L = this rank's mean over its R anchors (the ranks' mean is taken by the 1/world of the step) */
+    for (int64_t a = 0; a < M; a++) tr->dl[a] = (nograd && a / R != blk) ? 0.0f : (float)(1.0 / (double)R);
+    if (tr->dev != GSG_DEV_CPU) GSG_TRY(gsg_tensor_from_host(&dl, tr->dl));
+    GSG_TRY(gsg_ntxent_bwd(&du, &work, &dl, &u, &lse, blk, c->temperature));
+    GSG_TRY(gsg_l2norm_bwd(&dz, &du, &out->z));
+    if (tr->dev != GSG_DEV_CPU) {
+        GSG_TRY(gsg_tensor_to_host(tr->nl, &loss));
+        GSG_TRY(gsg_tensor_to_host(tr->dz, &dz));
+    }
+    GSG_TRY(host_view(zh, &out->z, tr->hz[0]));
+    double s = 0;
+    for (int64_t a = 0; a < R; a++) s += tr->nl[a];   /* in order: independent of the thread count */
+    st->loss = s / (double)R;
+    for (int64_t n = 0; n < N; n++) tr->loss_rows[n] = 0.5f * (tr->nl[n] + tr->nl[N + n]);
+    st->select_seconds = gsg_now() - ts;
+    return GSG_OK;
+}
+
 gsg_status gsg_trainer_step(struct gsg_trainer *tr, const struct gsg_train_batch *b, struct gsg_train_stats *st)
 {
     const struct gsg_train_config *c = &tr->cfg;
+    const int simclr = c->method == GSG_METHOD_SIMCLR;
     const int four = c->gsg && c->pairing == GSG_PAIR_4VIEW;
     const int64_t N = b->N, D = tr->D;
     memset(st, 0, sizeof *st);
@@ -405,69 +523,82 @@ gsg_status gsg_trainer_step(struct gsg_trainer *tr, const struct gsg_train_batch
     struct gsg_tensor views;
     GSG_TRY(stage_views(tr, &views, b));
     struct gsg_net_out out[4];
-    struct gsg_tensor x = gsg_tensor_sub(&tr->x_t, 0, 4, (int64_t[]){N, tr->H, tr->W, tr->C});
-    for (int v = 0; v < tr->nctx; v++) {
-        GSG_TRY(gsg_op_views_to_f32(&x, &views, v, (four && v >= 2) ? &perm : NULL, b->mean, b->std));
-        GSG_TRY(gsg_net_forward(tr->net, tr->ctx[v], &out[v], &x, GSG_FWD_TRAIN));
-        if (tr->target) {
-            struct gsg_net_out to;
-            GSG_TRY(gsg_net_forward(tr->target, tr->tctx, &to, &x, GSG_FWD_TRAIN));
-            struct gsg_tensor tz = gsg_tensor_sub(&tr->tz_t[v], 0, 2, nd);
-            GSG_TRY(gsg_op_copy(&tz, &to.z));
-        }
-    }
+    /* the loss gradients the backward pass reads: one host buffer of gn floats per encoder call */
+    float *grad[4] = {0};
+    int64_t gn = N * D;
     /* projections z (online), predictions p, targets t: host-readable (staged on a device) */
     const float *z[4] = {0}, *p[4] = {0}, *t[4] = {0};
-    for (int v = 0; v < tr->nctx; v++) {
-        GSG_TRY(host_view(&z[v], &out[v].z, tr->hz[v]));
-        if (out[v].p.data == out[v].z.data) p[v] = z[v];
-        else GSG_TRY(host_view(&p[v], &out[v].p, tr->hp[v]));
-        if (tr->target) {
-            struct gsg_tensor tz = gsg_tensor_sub(&tr->tz_t[v], 0, 2, nd);
-            GSG_TRY(host_view(&t[v], &tz, tr->tz[v]));
-        } else {
-            t[v] = z[v];
-        }
-    }
-    double ts = gsg_now();
-    if (c->gsg && !four) {
-        /* 2-view pairing: B1, B2 are the rows r[n] of A1, A2 */
-        for (int v = 0; v < 2; v++) {
-            float *tb = tr->tz[2 + v];
-            gsg_gather_rows(tb, t[v], tr->perm, N, D);
-            t[2 + v] = tb;
-            if (p[v] == z[v] && !tr->target) {
-                p[2 + v] = tb;
-            } else {
-                gsg_gather_rows(tr->pg[v], p[v], tr->perm, N, D);
-                p[2 + v] = tr->pg[v];
+    if (simclr) {
+        const float *zall = NULL;
+        GSG_TRY(simclr_step(tr, b, &views, &out[0], &zall, st));
+        z[0] = zall;
+        z[1] = zall + N * D;
+        grad[0] = tr->dz;
+        gn = 2 * N * D;
+    } else {
+        struct gsg_tensor x = gsg_tensor_sub(&tr->x_t, 0, 4, (int64_t[]){N, tr->H, tr->W, tr->C});
+        for (int v = 0; v < tr->nctx; v++) {
+            GSG_TRY(gsg_op_views_to_f32(&x, &views, v, (four && v >= 2) ? &perm : NULL, b->mean, b->std));
+            GSG_TRY(gsg_net_forward(tr->net, tr->ctx[v], &out[v], &x, GSG_FWD_TRAIN));
+            if (tr->target) {
+                struct gsg_net_out to;
+                GSG_TRY(gsg_net_forward(tr->target, tr->tctx, &to, &x, GSG_FWD_TRAIN));
+                struct gsg_tensor tz = gsg_tensor_sub(&tr->tz_t[v], 0, 2, nd);
+                GSG_TRY(gsg_op_copy(&tz, &to.z));
             }
         }
+        for (int v = 0; v < tr->nctx; v++) {
+            GSG_TRY(host_view(&z[v], &out[v].z, tr->hz[v]));
+            if (out[v].p.data == out[v].z.data) p[v] = z[v];
+            else GSG_TRY(host_view(&p[v], &out[v].p, tr->hp[v]));
+            if (tr->target) {
+                struct gsg_tensor tz = gsg_tensor_sub(&tr->tz_t[v], 0, 2, nd);
+                GSG_TRY(host_view(&t[v], &tz, tr->tz[v]));
+            } else {
+                t[v] = z[v];
+            }
+        }
+        double ts = gsg_now();
+        if (c->gsg && !four) {
+            /* 2-view pairing: B1, B2 are the rows r[n] of A1, A2 */
+            for (int v = 0; v < 2; v++) {
+                float *tb = tr->tz[2 + v];
+                gsg_gather_rows(tb, t[v], tr->perm, N, D);
+                t[2 + v] = tb;
+                if (p[v] == z[v] && !tr->target) {
+                    p[2 + v] = tb;
+                } else {
+                    gsg_gather_rows(tr->pg[v], p[v], tr->perm, N, D);
+                    p[2 + v] = tr->pg[v];
+                }
+            }
+        }
+        if (c->gsg) {
+            st->loss = gsg_select_and_loss(tr->d, tr->k, tr->loss_rows, tr->dp, p, t, N, D, c->dist);
+            gsg_count_choices(st->counts, tr->k, N);
+            if (!four)
+                for (int v = 0; v < 2; v++) gsg_scatter_add_rows(tr->dp[v], tr->dp[2 + v], tr->perm, N, D);
+            for (int v = 0; v < 4; v++) st->z[v] = t[v];
+            st->perm = tr->perm;
+            st->choice = tr->k;
+        } else {
+            st->loss = gsg_simsiam_loss(tr->loss_rows, tr->dp[0], tr->dp[1], p[0], p[1], t[0], t[1], N, D);
+        }
+        for (int v = 0; v < tr->nctx; v++) grad[v] = tr->dp[v];
+        st->select_seconds = gsg_now() - ts;
     }
-    if (c->gsg) {
-        st->loss = gsg_select_and_loss(tr->d, tr->k, tr->loss_rows, tr->dp, p, t, N, D, c->dist);
-        gsg_count_choices(st->counts, tr->k, N);
-        if (!four)
-            for (int v = 0; v < 2; v++) gsg_scatter_add_rows(tr->dp[v], tr->dp[2 + v], tr->perm, N, D);
-        for (int v = 0; v < 4; v++) st->z[v] = t[v];
-        st->perm = tr->perm;
-        st->choice = tr->k;
-    } else {
-        st->loss = gsg_simsiam_loss(tr->loss_rows, tr->dp[0], tr->dp[1], p[0], p[1], t[0], t[1], N, D);
-    }
-    st->select_seconds = gsg_now() - ts;
     st->loss_rows = tr->loss_rows;
     /* test hook: GSG_TEST_NAN_STEP=S poisons the loss of step S, or with GSG_TEST_NAN_GRAD=V
      * (0..3) the gradient of view V's encoder call instead (tests of the non-finite path) */
     const char *hook = getenv("GSG_TEST_NAN_STEP"), *hook_v = getenv("GSG_TEST_NAN_GRAD");
     if (hook && *hook && strtoll(hook, NULL, 10) == tr->step) {
-        if (hook_v && *hook_v) tr->dp[atoi(hook_v) & 3][0] = NAN;
+        if (hook_v && *hook_v) (simclr ? tr->dz : tr->dp[atoi(hook_v) & 3])[0] = NAN;
         else st->loss = NAN;
     }
     /* non-finite: the loss, or any gradient the backward pass will read (2-view: B rows scattered in) */
     int bad_view = -1;
     for (int v = 0; v < tr->nctx && bad_view < 0; v++)
-        if (!all_finite(tr->dp[v], N * D)) bad_view = v;
+        if (!all_finite(grad[v], gn)) bad_view = v;
     int bad = !isfinite(st->loss) || bad_view >= 0;
     if (tr->dist) {
         /* the ranks agree on the loss (the global mean), the choices (summed) and the verdict */
@@ -483,14 +614,15 @@ gsg_status gsg_trainer_step(struct gsg_trainer *tr, const struct gsg_train_batch
     if (!isfinite(st->loss))
         return gsg_err_set(GSG_E_NUMERIC, "step %lld (epoch %lld): loss is %g", (long long)tr->step, (long long)epoch, st->loss);
     if (bad_view >= 0)
-        return gsg_err_set(GSG_E_NUMERIC, "step %lld (epoch %lld): loss %g, but the gradient of view %s is not finite",
-                           (long long)tr->step, (long long)epoch, st->loss, gsg_view_name(bad_view));
+        return gsg_err_set(GSG_E_NUMERIC, "step %lld (epoch %lld): loss %g, but the gradient of %s%s is not finite",
+                           (long long)tr->step, (long long)epoch, st->loss, simclr ? "the projections" : "view ",
+                           simclr ? "" : gsg_view_name(bad_view));
     if (tr->dist) {
         /* each rank's loss is its batch's mean: 1/world makes the summed gradients the global batch's
          * mean (exact for a power-of-two world) */
         const float s = 1.0f / (float)tr->world;
         for (int v = 0; v < tr->nctx; v++)
-            for (int64_t i = 0; i < N * D; i++) tr->dp[v][i] *= s;
+            for (int64_t i = 0; i < gn; i++) grad[v][i] *= s;
     }
     /* collapse monitors on the online network's view-A1 projections and features */
     st->erank_z = st->erank_h = st->std_z = st->cos_views = NAN;
@@ -502,7 +634,8 @@ gsg_status gsg_trainer_step(struct gsg_trainer *tr, const struct gsg_train_batch
         st->std_z = rep.std_mean;
         int64_t F = out[0].h.dims[1];
         const float *h0;
-        GSG_TRY(host_view(&h0, &out[0].h, tr->hh));
+        struct gsg_tensor h = gsg_tensor_sub(&out[0].h, 0, 2, (int64_t[]){N, F});   /* view A1's rows */
+        GSG_TRY(host_view(&h0, &h, tr->hh));
         GSG_TRY(gsg_collapse_erank(&st->erank_h, h0, N, F, 1));
         st->erank_h_max = (double)(N < F ? N : F);
         GSG_TRY(gsg_collapse_mean_cos(&st->cos_views, z[0], z[1], N, D));
@@ -510,8 +643,9 @@ gsg_status gsg_trainer_step(struct gsg_trainer *tr, const struct gsg_train_batch
     /* backward through every encoder call, then the update */
     GSG_TRY(gsg_net_zero_grad(tr->net));
     for (int v = 0; v < tr->nctx; v++) {
-        struct gsg_tensor g = gsg_tensor_sub(&tr->dp_t[v], 0, 2, nd);
-        if (tr->dev != GSG_DEV_CPU) GSG_TRY(gsg_tensor_from_host(&g, tr->dp[v]));
+        struct gsg_tensor g = simclr ? gsg_tensor_sub(&tr->dz_t, 0, 2, (int64_t[]){2 * N, D})
+                                     : gsg_tensor_sub(&tr->dp_t[v], 0, 2, nd);
+        if (tr->dev != GSG_DEV_CPU) GSG_TRY(gsg_tensor_from_host(&g, grad[v]));
         GSG_TRY(gsg_net_backward(tr->net, tr->ctx[v], NULL, &g));
     }
     if (tr->dist) {

@@ -1,6 +1,6 @@
 /* test_step_gpu.c: whole training steps, CUDA vs CPU (the op table of test_cuda_ops.c checks each op;
  * this checks that the engine strings them together the same way on both devices). For SimSiam,
- * SimSiam+GSG (4-view and 2-view pairing) and BYOL+GSG on a small net: the same configuration,
+ * SimSiam+GSG (4-view and 2-view pairing), BYOL+GSG and SimCLR (NT-Xent through the ntxent op) on a small net: the same configuration,
  * initial parameters and views on both devices, K = 2 steps, then
  *   - the loss of every step within 4x the CPU's own spread so far (the same steps with the other
  *     CPU convolution, GSG_CONV=im2col) plus float32's rounding of the loss,
@@ -40,13 +40,16 @@ struct run {
     int64_t n;
 };
 
+static const char *method_name(int method) { return method == 2 ? "simclr" : method ? "byol" : "simsiam"; }
+
+/* method: 0 SimSiam, 1 BYOL, 2 SimCLR (no predictor, temperature 0.5) */
 static void config(struct gsg_train_config *c, int method, int gsg, int pairing)
 {
     CHECK_OK(gsg_train_config_recipe(c, "fmnist"));
     c->net.width = 8;
     c->net.proj_dim = c->net.proj_hidden = 32;
-    c->net.pred_hidden = 8;
-    c->method = method ? GSG_METHOD_BYOL : GSG_METHOD_SIMSIAM;
+    c->net.pred_hidden = method == 2 ? 0 : 8;
+    c->method = method == 2 ? GSG_METHOD_SIMCLR : method ? GSG_METHOD_BYOL : GSG_METHOD_SIMSIAM;
     c->gsg = gsg;
     c->pairing = pairing ? GSG_PAIR_2VIEW : GSG_PAIR_4VIEW;
     c->batch = 64;
@@ -151,7 +154,7 @@ static void compare(int method, int gsg, int pairing)
         double conv = dist(&cpu, &cpu2, init), floor_ = dist(&cpu, &cpu3, init), d = dist(&cpu, &gpu, init);
         double spread = conv > floor_ ? conv : floor_, tol = 4 * spread + 1e-5, dm = dist(&cpu, &mut, init);
         printf("  # %s%s%s: CPU spread %.3g (convolutions %.3g, rounding floor %.3g), CUDA %.3g, lr x1.2 %.3g (margin %.3g)\n",
-               method ? "byol" : "simsiam", gsg ? "+gsg" : "", gsg ? (pairing ? " 2view" : " 4view") : "", spread, conv,
+               method_name(method), gsg ? "+gsg" : "", gsg ? (pairing ? " 2view" : " 4view") : "", spread, conv,
                floor_, d, dm, dm / tol);
         CHECK_MSG(dm > 2 * tol, "a 20 %% lr error is only %.3g from the CPU run, tolerance %.3g", dm, tol);
         CHECK_MSG(d <= tol, "CUDA is %.3g from the CPU, the CPU's own spread %.3g", d, spread);
@@ -164,6 +167,7 @@ TEST(simsiam_step_matches_cpu) { compare(0, 0, 0); }
 TEST(simsiam_gsg_4view_step_matches_cpu) { compare(0, 1, 0); }
 TEST(simsiam_gsg_2view_step_matches_cpu) { compare(0, 1, 1); }
 TEST(byol_gsg_step_matches_cpu) { compare(1, 1, 0); }
+TEST(simclr_step_matches_cpu) { compare(2, 0, 0); }
 
 int main(void)
 {
@@ -175,6 +179,7 @@ int main(void)
     if (why) {
         SKIP(simsiam_step_matches_cpu, why); SKIP(simsiam_gsg_4view_step_matches_cpu, why);
         SKIP(simsiam_gsg_2view_step_matches_cpu, why); SKIP(byol_gsg_step_matches_cpu, why);
+        SKIP(simclr_step_matches_cpu, why);
         return check_summary();   /* non-zero under GSG_REQUIRE_GPU=1 */
     }
     if (STEP_TEST_DEV != GSG_DEV_CPU) printf("# %s\n", gsg_cuda_describe());
@@ -182,5 +187,6 @@ int main(void)
     RUN(simsiam_gsg_4view_step_matches_cpu);
     RUN(simsiam_gsg_2view_step_matches_cpu);
     RUN(byol_gsg_step_matches_cpu);
+    RUN(simclr_step_matches_cpu);
     return check_summary();
 }

@@ -116,7 +116,7 @@ EOF2
     libs=$(make -s --no-print-directory print-config BUILD="${GSG_BUILD:-build}" | sed -n 's/^LDLIBS=//p')
     cc $cflags -Itests/unit -DSTEP_TEST_DEV=GSG_DEV_CPU tests/gpu/test_step_gpu.c -o "$T/step_self" -fopenmp "$B/libgsg.a" $libs
     run -0 "$T/step_self"
-    [ "$(grep -c '^PASS' <<<"$output")" -eq 4 ]
+    [ "$(grep -c '^PASS' <<<"$output")" -eq 5 ]
     # the CPU's own spread (the tolerance's base) is measured, not zero; the self-distance is 0
     # (the rounding floor, parameters nudged by one ulp, is measured too: never 0, even without oneDNN)
     grep -Eq 'CPU spread [0-9.]*[1-9][0-9.e-]* \(convolutions [0-9.e-]+, rounding floor [0-9.]*[1-9][0-9.e-]*\), CUDA 0, lr x1.2 [0-9.e-]+ \(margin [0-9.e+]+\)$' <<<"$output"

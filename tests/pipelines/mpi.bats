@@ -79,6 +79,58 @@ assert dl > 4 * tol, f'--local-bn: {dl} is not clearly farther than {tol}'"
     echo "$output"
 }
 
+@test "mpi: SimCLR, negatives from the global batch: 2 ranks x 32 equal 1 rank x 64 after one step; rank-local negatives or no gradient from the other rank's anchors fail" {
+    # The 2-rank loss gathers both ranks' normalised projections (and each anchor's log-sum-exp), so each
+    # of the 128 views has the other 126 as negatives, as in one process; each rank's rows get the
+    # gradient from every rank's anchors. The two mutations (GSG_TEST_SIMCLR, lib/ssl/train.h) are the
+    # usual shortcuts: negatives from the rank's own 64 views only, and gathered negatives without the
+    # gradient the other rank's anchors send back (an all-gather that stops the gradient).
+    C="--recipe fmnist --width 8 --proj-dim 32 --method simclr"
+    L="--lr 0.02 --steps 1"
+    gsg-step $C --lr 1e-9 --steps 1 -i "$F/one.gsgt" --ckpt "$T/i.gsgt" 2>/dev/null
+    gsg-step $C $L -i "$F/one.gsgt" --ckpt "$T/a.gsgt" --metrics "$T/a.jsonl" --threads 1 2>/dev/null
+    gsg-step $C $L -i "$F/one.gsgt" --ckpt "$T/a2.gsgt" --threads 2 2>/dev/null
+    GSG_CONV=im2col gsg-step $C $L -i "$F/one.gsgt" --ckpt "$T/a3.gsgt" --threads 1 2>/dev/null
+    run -0 mpi2 gsg-step $C $L -i "$F/s%r.gsgt" --ckpt "$T/b.gsgt" --metrics "$T/b.jsonl"
+    [[ "$output" == *"method=simclr"*"temperature=0.5"*"ranks=2 rank_batch=32 bn=sync backend=mpi"* ]]
+    GSG_TEST_SIMCLR=local run -0 mpi2 -x GSG_TEST_SIMCLR gsg-step $C $L -i "$F/s%r.gsgt" --ckpt "$T/bl.gsgt" --metrics "$T/bl.jsonl"
+    GSG_TEST_SIMCLR=nograd run -0 mpi2 -x GSG_TEST_SIMCLR gsg-step $C $L -i "$F/s%r.gsgt" --ckpt "$T/bn.gsgt"
+    run -0 $PY "$LIB/ckpt_dist.py" "$T/i.gsgt" "$T/a.gsgt" "$T/a2.gsgt" "$T/a3.gsgt" "$T/b.gsgt" "$T/bl.gsgt" "$T/bn.gsgt"
+    echo "$output"
+    read -r d2 _ <<<"$(sed -n 1p <<<"$output")"
+    read -r d3 _ <<<"$(sed -n 2p <<<"$output")"
+    read -r db _ <<<"$(sed -n 3p <<<"$output")"
+    read -r dl _ <<<"$(sed -n 4p <<<"$output")"
+    read -r dn _ <<<"$(sed -n 5p <<<"$output")"
+    run -0 $PY -c "
+import json
+d2, d3, db, dl, dn = $d2, $d3, $db, $dl, $dn
+tol = 4 * max(d2, d3) + 1e-4
+print(f'margins: spread {max(d2, d3):.3g}, tolerance {tol:.3g}; 2 ranks {db:.3g} (tolerance / distance {tol / max(db, 1e-12):.3g}); '
+      f'local negatives {dl:.3g} (distance / tolerance {dl / tol:.3g}, must be > 4); '
+      f'no cross-rank gradient {dn:.3g} (distance / tolerance {dn / tol:.3g}, must be > 4)')
+assert db <= tol, f'2 ranks: {db} from 1 rank, tolerance {tol}'
+assert dl > 4 * tol, f'local negatives: {dl} is not clearly farther than {tol}'
+assert dn > 4 * tol, f'no cross-rank gradient: {dn} is not clearly farther than {tol}'
+# the loss itself: 127 candidates per anchor in both runs (local negatives: 63, a visibly smaller loss)
+la, lb, ll = (json.loads(open(f'$T/{t}.jsonl').readline())['loss'] for t in ('a', 'b', 'bl'))
+print(f'loss: 1 rank {la:.7g}, 2 ranks {lb:.7g}, local negatives {ll:.7g}')
+assert abs(la - lb) <= 1e-5 * abs(la), (la, lb)
+assert la - ll > 0.3, (la, ll)"
+    echo "$output"
+}
+
+@test "mpi: SimCLR: the same 2-rank command twice is byte-identical, and host-staged gathers equal the direct ones" {
+    C="--recipe fmnist --width 8 --proj-dim 32 --method simclr --lr 0.05"
+    for t in x y; do
+        run -0 mpi2 gsg-step $C -i "$F/s%r.gsgt" --ckpt "$T/$t.gsgt" --metrics "$T/$t.jsonl"
+    done
+    cmp "$T/x.gsgt" "$T/y.gsgt"
+    diff <(sed 's/,"img_s".*//' "$T/x.jsonl") <(sed 's/,"img_s".*//' "$T/y.jsonl")
+    GSG_DIST_STAGE=1 run -0 mpi2 -x GSG_DIST_STAGE gsg-step $C -i "$F/s%r.gsgt" --ckpt "$T/s.gsgt"
+    cmp "$T/x.gsgt" "$T/s.gsgt"
+}
+
 @test "mpi: the same 2-rank command twice gives byte-identical checkpoints and metrics" {
     for t in x y; do
         run -0 mpi2 gsg-step $NET --lr 0.05 --gsg -i "$F/s%r.gsgt" --ckpt "$T/$t.gsgt" --metrics "$T/$t.jsonl"

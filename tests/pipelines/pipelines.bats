@@ -157,6 +157,30 @@ PYEOF
     grep -q '^steps_done=2$' "$T/byol/run.txt"
 }
 
+@test "train.sh --method simclr: trains with GSG off by default; --gsg on (or GSG=on) is refused in one line" {
+    run -0 --separate-stderr bash "$P/train.sh" --data "$T/data" --method simclr --epochs 1 --batch 16 \
+        --step-args "--width 4 --proj-dim 16 --threads 1 --temperature 0.2" --out "$T/sc"
+    [[ "$stderr" == *"train.sh: simclr gsg=off steps 1..3 of 3"* ]]
+    grep -qx 'method=simclr' "$T/sc/run.txt"
+    grep -qx 'gsg=off' "$T/sc/run.txt"
+    grep -q -- '--views 2 ' "$T/sc/run.txt"                      # SimCLR takes two views per image
+    ! grep -q -- '--gsg' "$T/sc/run.txt"
+    [ "$(wc -l <"$T/sc/metrics.jsonl")" -eq 3 ]
+    run -0 gsg-tensor info "$T/sc/ckpt.gsgt"
+    [[ "$output" != *"predictor."* ]]
+    run -2 --separate-stderr bash "$P/train.sh" --data "$T/data" --method simclr --gsg on --out "$T/no"
+    [ "${#stderr_lines[@]}" -eq 2 ]
+    [ "${stderr_lines[0]}" = "train.sh: --gsg on: Guided Stop-Gradient does not apply to --method simclr (leave --gsg out, or give --gsg off)" ]
+    run -2 --separate-stderr env GSG=on bash "$P/train.sh" --data "$T/data" --method simclr --out "$T/no"
+    [[ "${stderr_lines[0]}" == *"does not apply to --method simclr"* ]]
+    [ ! -e "$T/no" ]
+    # make train passes --gsg only when GSG is given, so METHOD=simclr takes train.sh's default
+    cd "$BATS_TEST_DIRNAME/../.."
+    run -0 make -n train METHOD=simclr
+    [[ "$output" == *"train.sh"*"--method simclr --epochs"* ]]
+    [[ "$output" != *"--gsg"* ]]
+}
+
 @test "train.sh: progress on stderr and in train.log, a checkpoint every epoch, RESUME=1 continues, an earlier run is kept" {
     run -0 --separate-stderr bash "$P/train.sh" --data "$T/data" --epochs 2 --batch 16 --step-args "$SMALL" --out "$T/full"
     # the terminal (stderr) and train.log both get gsg-step's progress line and the script's lines

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # End-to-end parity of gsg-step's training step with PyTorch: one step of SimSiam, SimSiam+GSG,
-# BYOL and BYOL+GSG, with and without predictor, resumed from a checkpoint (so the SGD momentum
+# BYOL, BYOL+GSG and SimCLR, with and without predictor, resumed from a checkpoint (so the SGD momentum
 # and, for BYOL, the target/online gap are not zero), against tests/pipelines/torch_step_parity.py
 # (docs/algorithm.md in float64 PyTorch, with gsg-step's own permutation from --dump): parameters,
 # momentum, BN statistics (online and target), loss, lr, lr_pred, ema, choices.
@@ -13,7 +13,8 @@
 # spread is measured on the machine that runs the test. Measured on this session's 2-vCPU Xeon with
 # AVX-512 over 4 seeds x 2 conv paths: gsg's worst tensor was 1.17x the spread (typically 0.3-0.8x).
 # The mutation cases prove the comparison still discriminates: a 1 % lr error, BYOL distances or
-# targets from the online network, or the target's BN in eval mode, each fail it.
+# targets from the online network, or the target's BN in eval mode, each fail it; for SimCLR, an
+# anchor left in its own softmax denominator, or the two views in separate forwards (BN per view).
 bats_require_minimum_version 1.5.0
 
 setup_file() {
@@ -135,6 +136,30 @@ check() {
     echo "$output"
     [[ "$output" == *"choices k differ"* ]]
     run -1 parity bg --mutate online-targets
+    echo "$output"
+    [[ "$output" == *"differs"* ]]
+}
+
+@test "step parity with PyTorch: SimCLR (NT-Xent, both views in one forward); an anchor in its own denominator fails" {
+    chain c 1 --method simclr
+    check c
+    [[ "$output" == *"SimCLR (temperature 0.5), step 1,"* ]]
+    # each view's similarity with itself left in the softmax: the mutation of issue 20
+    run -1 parity c --mutate self-in-denominator
+    echo "$output"
+    [[ "$output" == *"differs"* ]]
+    [[ "$output" == *"failed: worst"* ]]
+    # BatchNorm over both views together is part of the method: per-view statistics are another one
+    run -1 parity c --mutate split-views
+    echo "$output"
+    [[ "$output" == *"running_"*"differs"* ]]
+}
+
+@test "step parity with PyTorch: SimCLR at epoch 1 with --temperature 0.2" {
+    chain ct 3 --method simclr --temperature 0.2
+    check ct
+    [[ "$output" == *"SimCLR (temperature 0.2), step 3,"*"lr 0.042678"* ]]
+    run -1 parity ct --mutate self-in-denominator
     echo "$output"
     [[ "$output" == *"differs"* ]]
 }

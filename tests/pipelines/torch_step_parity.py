@@ -5,7 +5,9 @@ End-to-end parity of one gsg-step training step with PyTorch, written from docs/
 CKPT_BEFORE (parameters, BN buffers, SGD momentum, BYOL's target network after step s-1) is
 loaded into a PyTorch ResNet-18 (CIFAR stem, any width, torchvision names) with the checkpoint's
 heads; batch s of VIEWS (the same u8 views gsg-step read) goes through SimSiam's symmetric loss
-or GSG's (with gsg-step's own permutation r, read from DUMP's gsg.perm), backward, then
+or GSG's (with gsg-step's own permutation r, read from DUMP's gsg.perm), or SimCLR's NT-Xent (both
+views in one forward of 2N rows, F.normalize, cosine / temperature, cross-entropy with the anchor's
+own similarity masked out), backward, then
 torch.optim.SGD's rule (momentum, weight decay, the lr and predictor lr of the cosine schedule
 computed here from the checkpoint's config). BYOL: the target first takes its EMA step
 (parameters only), then runs every view with train-mode BatchNorm; distances and targets come
@@ -25,6 +27,8 @@ implementation is as far from float64 as PyTorch's own float32 is, within a fact
   online-distances BYOL+GSG: distances from the online network's projections
   online-targets   BYOL: targets from the online network
   target-eval-bn   BYOL: the target network's BatchNorm in eval mode
+  self-in-denominator  SimCLR: each view's similarity with itself left in its softmax
+  split-views      SimCLR: the two views in two forward calls (BatchNorm statistics per view)
 GSG_PARITY_DEBUG=1 prints every tensor's E, S and ratio.
 Exit 0 and one 'ok' line when all agree, 1 with a line per mismatch, 2 usage, 77 when torch is
 missing."""
@@ -48,7 +52,8 @@ except ImportError as e:  # pragma: no cover
 TOL = 4.0                       # E <= TOL * S + floor (docs/parity.md)
 VARIANTS = 6                    # float32 runs: 3 row orders x (NCHW, channels_last)
 EPS32 = 2.0 ** -24              # float32 unit roundoff
-MUTATIONS = ('lr1pct', 'pred-lr', 'online-distances', 'online-targets', 'target-eval-bn')
+MUTATIONS = ('lr1pct', 'pred-lr', 'online-distances', 'online-targets', 'target-eval-bn', 'self-in-denominator',
+             'split-views')
 
 
 class Net(Backbone):
@@ -108,6 +113,7 @@ def run_step(rb, cfg, x64, s, perm, k_force, dtype, order=None, channels_last=Fa
     in dtype; order permutes the batch rows (a different summation order, the same mathematics).
     Returns {'w': {name: new value}, 'loss': float, 'k': choices in the original row order}."""
     byol = cfg.get('method') == 'byol'
+    simclr = cfg.get('method') == 'simclr'
     gsg = cfg.get('gsg') == '1'
     lr, lr_pred, ema = schedule(cfg, s)
     if mutate == 'lr1pct':
@@ -129,6 +135,22 @@ def run_step(rb, cfg, x64, s, perm, k_force, dtype, order=None, channels_last=Fa
     x = x64.to(dtype)
     idx = [q, q] + ([perm[q], perm[q]] if gsg else [])
     outs, ts, zs = [], [], []
+    k = None
+    if simclr:
+        # rows [view 0; view 1] in one forward (BatchNorm over the 2N rows), as gsg-step and SimCLR's code
+        xv = torch.cat([x[q, 0], x[q, 1]])
+        if channels_last:
+            xv = xv.contiguous(memory_format=torch.channels_last)
+        if mutate == 'split-views':
+            z = torch.cat([net(xv[:N])[0], net(xv[N:])[0]])
+        else:
+            z = net(xv)[0]
+        u = F.normalize(z, dim=1)
+        sim = u @ u.t() / float(cfg['temperature'])
+        if mutate != 'self-in-denominator':
+            sim = sim.masked_fill(torch.eye(2 * N, dtype=torch.bool), float('-inf'))
+        loss = F.cross_entropy(sim, (torch.arange(2 * N) + N) % (2 * N))
+        idx = []
     for v, rows in enumerate(idx):
         xv = x[rows, v]
         if channels_last:
@@ -144,8 +166,9 @@ def run_step(rb, cfg, x64, s, perm, k_force, dtype, order=None, channels_last=Fa
     if mutate == 'online-targets':
         ts = zs
     cos = lambda a, b: F.cosine_similarity(a, b, dim=1, eps=1e-8)
-    k = None
-    if not gsg:
+    if simclr:
+        pass
+    elif not gsg:
         loss = -(cos(outs[0], ts[1]).mean() + cos(outs[1], ts[0]).mean()) / 2
     else:
         dz = zs if mutate == 'online-distances' else ts
@@ -269,6 +292,8 @@ def main(argv):
               f' ({worst / TOL:.3g}x the allowed {TOL:g}x)')
         return 1
     kind = ('BYOL' if byol else 'SimSiam') + ('+GSG' if gsg else '') + ('' if int(cfg['pred_hidden']) else ' without predictor')
+    if cfg.get('method') == 'simclr':
+        kind = f"SimCLR (temperature {float(cfg['temperature']):g})"
     print(f"torch_step_parity: ok: {kind}, step {s}, {N} images, loss {ref['loss']:.6f}, {count} tensors, lr {ref['lr']:.5g}"
           f" lr_pred {ref['lr_pred']:.5g}; worst {worst_name} at {worst:.2f}x the float32 spread (allowed {TOL:g}x)")
     return 0

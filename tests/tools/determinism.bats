@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Reproducibility (README "Reproducibility"): the same command at the same thread count gives a
-# byte-identical checkpoint and the same metrics (loss, choices, monitors; timings aside), for 1,
+# byte-identical checkpoint and the same metrics (loss, choices, monitors; timings aside; SimSiam,
+# BYOL, GSG and SimCLR), for 1,
 # 2 and 3 threads (3 oversubscribes a 2-core machine, which shuffles the timing), with --threads
 # or OMP_NUM_THREADS, with either convolution (oneDNN, im2col + OpenBLAS). Across thread counts,
 # what the README claims: gsg-encode's backbone features and gsg-eval's k-NN are identical.
@@ -73,6 +74,18 @@ same() {
     train e --gsg --threads 1
     train f --gsg --threads 1
     same e f
+}
+
+@test "determinism: SimCLR twice at 2 and at 3 threads, and resumed at step 3: byte-identical checkpoint and metrics" {
+    NET="--recipe fmnist --width 8 --proj-dim 32 --lr 0.05 --method simclr"
+    for t in 2 3; do
+        train a$t --threads $t
+        train b$t --threads $t
+        same a$t b$t
+    done
+    train part --threads 2 --steps 3
+    train part --threads 2 --resume "$T/part.gsgt"
+    same a2 part
 }
 
 @test "determinism: the im2col + OpenBLAS convolutions twice at 2 threads" {

@@ -204,6 +204,75 @@ assert r["erank_z"] > 1 and r["img_s"] > 0 and r["ema"] == 0.99
 print("ok")' "$T/m.jsonl"
 }
 
+@test "gsg-step --method simclr: trains on 2 views, no predictor, temperature in gsg.config; resumes bit for bit" {
+    SC=(--recipe fmnist --width 8 --proj-dim 32 --lr 0.05 --method simclr)
+    run -0 --separate-stderr gsg-step "${SC[@]}" --steps 3 -i "$F/v2.gsgt" --metrics "$T/m.jsonl" --ckpt "$T/c.gsgt"
+    run -0 metrics_summary "$T/m.jsonl"
+    [ "$output" = "3 1 0 0" ]
+    # 16 images: 31 candidates per view at the start, so the loss is near log(31) = 3.43
+    run -0 /usr/bin/python3 -c '
+import json, sys
+r = json.loads(open(sys.argv[1]).readline())
+assert 2.5 < r["loss"] < 4.5 and r["erank_z"] > 1 and r["cos_views"] is not None, r
+print("ok")' "$T/m.jsonl"
+    run -0 gsg-tensor info "$T/c.gsgt"
+    [[ "$output" != *"predictor."* ]]
+    [[ "$output" == *"projector.4.running_var"* ]]
+    run -0 gsg-step "${SC[@]}" -i "$F/v2.gsgt" --print-config
+    for kv in method=simclr gsg=0 temperature=0.5 pred_hidden=0 proj_layers=2 proj_hidden=32 proj_dim=32 fix_pred_lr=0; do
+        printf '%s\n' "$output" | grep -qx "$kv" || { echo "missing $kv in: $output"; false; }
+    done
+    run -0 gsg-step "${SC[@]}" --temperature 0.2 -i "$F/v2.gsgt" --print-config
+    printf '%s\n' "$output" | grep -qx temperature=0.2
+    # the imagenet recipe's default is SimCLR's ImageNet setting; --no-predictor is simply what simclr is
+    run -0 gsg-step --method simclr --recipe imagenet --no-predictor -i "$F/v2.gsgt" --print-config
+    printf '%s\n' "$output" | grep -qx temperature=0.1
+    printf '%s\n' "$output" | grep -qx fix_pred_lr=0
+    printf '%s\n' "$output" | grep -qx pred_hidden=0
+    # SimSiam's configuration has no temperature key (its checkpoints read as before)
+    run -0 gsg-step $TINY -i "$F/v2.gsgt" --print-config
+    [[ "$output" != *temperature* ]]
+    # interrupted + resumed = uninterrupted, bit for bit (4-view stream: simclr takes views 0 and 1)
+    run -0 gsg-step "${SC[@]}" -i "$F/v4.gsgt" --ckpt "$T/full.gsgt" --metrics "$T/full.jsonl"
+    run -0 gsg-step "${SC[@]}" -i "$F/v4.gsgt" --ckpt "$T/part.gsgt" --steps 3 --metrics "$T/part.jsonl"
+    run -0 gsg-step "${SC[@]}" -i "$F/v4.gsgt" --ckpt "$T/part.gsgt" --resume "$T/part.gsgt" --metrics "$T/part.jsonl"
+    cmp "$T/full.gsgt" "$T/part.gsgt"
+    diff <(metrics_notime "$T/full.jsonl") <(metrics_notime "$T/part.jsonl")
+    # a resume must keep the temperature and the method
+    run -2 --separate-stderr gsg-step "${SC[@]}" --temperature 0.2 -i "$F/v4.gsgt" --resume "$T/part.gsgt"
+    [[ "${stderr_lines[0]}" == *"the checkpoint was trained with temperature=0.5, this command gives temperature=0.2"* ]]
+    run -2 --separate-stderr gsg-step "${TINY_NOPRED[@]}" -i "$F/v4.gsgt" --resume "$T/part.gsgt"
+    [[ "${stderr_lines[0]}" == *"the checkpoint was trained with method=simclr, this command gives method=simsiam"* ]]
+}
+
+@test "gsg-step --method simclr: --gsg, --pred-dim, --fix-pred-lr refused, --temperature needs simclr (one line each)" {
+    run -2 --separate-stderr gsg-step --method simclr --gsg -i "$F/v4.gsgt"
+    [ "${#stderr_lines[@]}" -eq 2 ]
+    [ "${stderr_lines[0]}" = "gsg-step: --gsg: Guided Stop-Gradient does not apply to --method simclr (it chooses stop-gradient targets; SimCLR has none)" ]
+    [ "${stderr_lines[1]}" = "Try 'gsg-step --help'." ]
+    run -2 --separate-stderr gsg-step --gsg --method simclr -i "$F/v4.gsgt"   # in either order
+    [[ "${stderr_lines[0]}" == *"does not apply to --method simclr"* ]]
+    run -2 --separate-stderr gsg-step --method simclr --pred-dim 8 -i "$F/v4.gsgt"
+    [ "${stderr_lines[0]}" = "gsg-step: --pred-dim: --method simclr has no predictor" ]
+    run -2 --separate-stderr gsg-step --method simclr --fix-pred-lr -i "$F/v4.gsgt"
+    [ "${stderr_lines[0]}" = "gsg-step: --fix-pred-lr: --method simclr has no predictor" ]
+    run -2 --separate-stderr gsg-step --temperature 0.2 -i "$F/v4.gsgt"
+    [ "${stderr_lines[0]}" = "gsg-step: --temperature needs --method simclr" ]
+    run -2 --separate-stderr gsg-step --method simclr --temperature 0 -i "$F/v4.gsgt"
+    [[ "${stderr_lines[0]}" == "gsg-step: --temperature"* ]]
+    run -2 --separate-stderr gsg-step --method simclr --dump "$T/d" -i "$F/v4.gsgt"
+    [[ "${stderr_lines[0]}" == *"--dump needs --gsg"* ]]
+}
+
+@test "gsg-step --method simclr: a non-finite gradient stops the run before the update" {
+    SC=(--recipe fmnist --width 8 --proj-dim 32 --lr 0.05 --method simclr)
+    run -0 gsg-step "${SC[@]}" -i "$F/v2.gsgt" --ckpt "$T/ref.gsgt" --steps 2
+    GSG_TEST_NAN_STEP=3 GSG_TEST_NAN_GRAD=0 run -1 --separate-stderr gsg-step "${SC[@]}" -i "$F/v2.gsgt" --ckpt "$T/c.gsgt" \
+        --save-every 2
+    [[ "${stderr_lines[1]}" == "gsg-step: step 3 (epoch 0): loss "*", but the gradient of the projections is not finite: stopped; the last good checkpoint $T/c.gsgt (step 2) is unchanged" ]]
+    cmp "$T/c.gsgt" "$T/ref.gsgt"
+}
+
 @test "gsg-step --dump: gsg-select re-derives exactly gsg-step's choices" {
     run -0 gsg-step $TINY --gsg --steps 4 -i "$F/v4.gsgt" --dump "$T/dump" --dump-every 1
     [ -s "$T/dump/dump.gsgt" ]

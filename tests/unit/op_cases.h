@@ -25,14 +25,15 @@
 enum oc_kind {
     OC_CONV2D, OC_BATCHNORM, OC_BATCHNORM_RELU, OC_BATCHNORM_EVAL, OC_BN_SPLIT, OC_BN_SPLIT_RELU, OC_RELU,
     OC_ADD, OC_ADD_RELU, OC_SCALE, OC_MAXPOOL, OC_AVGPOOL, OC_LINEAR, OC_COSINE, OC_L2NORM, OC_IMAGE,
-    OC_VIEWS, OC_COPY, OC_ZERO, OC_SGD, OC_EMA,
+    OC_VIEWS, OC_COPY, OC_ZERO, OC_SGD, OC_EMA, OC_NTXENT,
 };
 
 /* Shape parameters s[] per kind:
  *   CONV2D N H W Ci Co K stride      (pad (K-1)/2)     BATCHNORM* / BN_SPLIT*  M C
  *   RELU, ADD*, SCALE, COPY, ZERO, SGD, EMA  n         MAXPOOL / AVGPOOL  N H W C
  *   LINEAR N In Out bias             COSINE / L2NORM  N D
- *   IMAGE N C H W                    VIEWS N V C H W v permuted */
+ *   IMAGE N C H W                    VIEWS N V C H W v permuted
+ *   NTXENT blocks n D block tau*1000  (u: blocks x 2n unit rows; fwd of every block, bwd of `block`) */
 struct op_case {
     const char *name;
     enum oc_kind kind;
@@ -72,6 +73,10 @@ static const struct op_case oc_table[] = {
     {"zero", OC_ZERO, {1001}, 0, 0},
     {"sgd", OC_SGD, {70001}, 1e-6, 1e-6},
     {"ema", OC_EMA, {70001}, 1e-6, 1e-6},
+    {"ntxent", OC_NTXENT, {1, 7, 33, 0, 500}, 1e-5, 1e-4},
+    {"ntxent_blocks", OC_NTXENT, {3, 5, 17, 1, 100}, 1e-5, 1e-4},
+    {"ntxent_one_image", OC_NTXENT, {2, 1, 8, 1, 500}, 1e-5, 1e-4},   /* no negatives inside a block */
+    {"ntxent_big", OC_NTXENT, {2, 128, 128, 1, 200}, 1e-5, 1e-4},     /* the threaded row loops */
 };
 #define OC_COUNT ((int)(sizeof oc_table / sizeof oc_table[0]))
 
@@ -434,6 +439,42 @@ static void oc_optim(const struct op_case *c, enum gsg_dev dev, struct oc_result
     free(w); free(m); free(gr);
 }
 
+/* NT-Xent: every block's forward (loss and lse of all M anchors), then block s[3]'s backward with
+ * per-anchor weights dloss (random, so a mix-up of anchor and column weights shows) */
+static void oc_ntxent(const struct op_case *c, enum gsg_dev dev, struct oc_result *r, struct oc_dev *d,
+                      struct oc_rng *g)
+{
+    const int64_t B = c->s[0], R = 2 * c->s[1], D = c->s[2], blk = c->s[3], M = B * R;
+    const double tau = (double)c->s[4] / 1000.0;
+    float *u = oc_rand(g, M * D, -1, 1), *dl = oc_rand(g, M, 0.2, 1.0);
+    for (int64_t i = 0; i < M; i++) {   /* unit rows, as the trainer feeds it */
+        double nn = 0;
+        for (int64_t k = 0; k < D; k++) nn += (double)u[i * D + k] * u[i * D + k];
+        for (int64_t k = 0; k < D; k++) u[i * D + k] = (float)(u[i * D + k] / sqrt(nn));
+    }
+    float *loss = oc_add(r, "loss", M), *lse = oc_add(r, "lse", M), *du = oc_add(r, "du", R * D);
+    if (dev == OC_REF) {
+        double *U = oc_dbl(u, M * D), *DL = oc_dbl(dl, M), *L = calloc((size_t)M, 8), *S = calloc((size_t)M, 8),
+               *DU = calloc((size_t)(R * D), 8);
+        for (int64_t b = 0; b < B; b++) gsg_ref_ntxent_fwd(L + b * R, S + b * R, U, M, D, R, b, tau);
+        gsg_ref_ntxent_bwd(DU, DL, U, M, D, R, blk, tau);
+        oc_down(loss, L, M); oc_down(lse, S, M); oc_down(du, DU, R * D);
+        free(U); free(DL); free(L); free(S); free(DU);
+    } else {
+        int64_t ud[2] = {M, D}, wd[2] = {R, M}, dd[2] = {R, D};
+        struct gsg_tensor *tu = oc_up(d, GSG_DTYPE_F32, u, 2, ud), *tdl = oc_up(d, GSG_DTYPE_F32, dl, 1, &M);
+        struct gsg_tensor *tl = oc_up(d, GSG_DTYPE_F32, NULL, 1, &M), *ts = oc_up(d, GSG_DTYPE_F32, NULL, 1, &M);
+        struct gsg_tensor *tw = oc_up(d, GSG_DTYPE_F32, NULL, 2, wd), *tdu = oc_up(d, GSG_DTYPE_F32, NULL, 2, dd);
+        for (int64_t b = 0; b < B && d->st >= 0; b++) {
+            struct gsg_tensor lb = gsg_tensor_sub(tl, b * R, 1, &R), sb = gsg_tensor_sub(ts, b * R, 1, &R);
+            oc_ok(d, gsg_ntxent_fwd(&lb, &sb, tw, tu, b, tau));
+        }
+        if (d->st >= 0) oc_ok(d, gsg_ntxent_bwd(tdu, tw, tdl, tu, ts, blk, tau));
+        if (d->st >= 0) { oc_get(d, loss, tl); oc_get(d, lse, ts); oc_get(d, du, tdu); }
+    }
+    free(u); free(dl);
+}
+
 /* Run case c on dev (or OC_REF): r receives the named outputs. Returns the first failing status. */
 static gsg_status oc_run(const struct op_case *c, enum gsg_dev dev, struct oc_result *r)
 {
@@ -453,6 +494,7 @@ static gsg_status oc_run(const struct op_case *c, enum gsg_dev dev, struct oc_re
     case OC_COSINE: case OC_L2NORM: oc_rowwise(c, dev, r, &d, &g); break;
     case OC_IMAGE: case OC_VIEWS: oc_image(c, dev, r, &d, &g); break;
     case OC_SGD: case OC_EMA: oc_optim(c, dev, r, &d, &g); break;
+    case OC_NTXENT: oc_ntxent(c, dev, r, &d, &g); break;
     }
     oc_dev_free(&d);
     return d.st;

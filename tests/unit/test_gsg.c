@@ -302,6 +302,62 @@ TEST(monitors_constructed_collapse)
     CHECK(rep.verdict == GSG_COLLAPSE_OK);
 }
 
+/* SimCLR's configuration: temperature= only for simclr (SimSiam's text is as before), parsed back;
+ * a simclr text without it is refused by name; the trainer refuses GSG and a predictor with simclr. */
+TEST(simclr_config_and_refusals)
+{
+    struct gsg_train_config c, d;
+    char a[4096], b[4096];
+    CHECK_OK(gsg_train_config_recipe(&c, "fmnist"));
+    CHECK(c.temperature == 0.5);
+    CHECK_OK(gsg_train_config_recipe(&d, "imagenet"));
+    CHECK(d.temperature == 0.1);
+    c.steps_per_epoch = 3;
+    CHECK(gsg_train_config_format(&c, a, sizeof a) == 0);
+    CHECK(strstr(a, "temperature=") == NULL && strstr(a, "method=simsiam\n") != NULL);
+    c.method = GSG_METHOD_SIMCLR;
+    c.temperature = 0.25;
+    c.net.pred_hidden = 0;
+    CHECK(gsg_train_config_format(&c, a, sizeof a) == 0);
+    CHECK(strstr(a, "method=simclr\n") && strstr(a, "temperature=0.25\n"));
+    CHECK_OK(gsg_train_config_parse(&d, a));
+    CHECK(d.method == GSG_METHOD_SIMCLR && d.temperature == 0.25);
+    CHECK(gsg_train_config_format(&d, b, sizeof b) == 0);
+    CHECK_MSG(strcmp(a, b) == 0, "format -> parse -> format changed:\n%s\nvs\n%s", a, b);
+    char *t = strstr(a, "temperature=");
+    memcpy(t, "xemperature=", 12);   /* the key gone */
+    CHECK(gsg_train_config_parse(&d, a) == GSG_E_FORMAT);
+    CHECK_MSG(strstr(gsg_err_msg(), "'temperature'"), "%s", gsg_err_msg());
+    /* the trainer: no GSG, no predictor, a positive temperature */
+    c.batch = 4; c.image_h = c.image_w = 12; c.epochs = 1;
+    c.net.width = 8; c.net.proj_dim = c.net.proj_hidden = 16;
+    struct gsg_trainer *tr = NULL;
+    c.gsg = 1;
+    CHECK(gsg_trainer_create(&tr, &c, GSG_DEV_CPU) == GSG_E_USAGE && !tr);
+    CHECK_MSG(strstr(gsg_err_msg(), "does not apply to simclr"), "%s", gsg_err_msg());
+    c.gsg = 0;
+    c.net.pred_hidden = 4;
+    CHECK(gsg_trainer_create(&tr, &c, GSG_DEV_CPU) == GSG_E_USAGE && !tr);
+    c.net.pred_hidden = 0;
+    c.temperature = 0;
+    CHECK(gsg_trainer_create(&tr, &c, GSG_DEV_CPU) == GSG_E_USAGE && !tr);
+    c.temperature = 0.5;
+    CHECK_OK(gsg_trainer_create(&tr, &c, GSG_DEV_CPU));
+    /* one step on random views: a finite loss near log(2N - 1) = log 7 for 4 images */
+    static uint8_t views[4 * 2 * 12 * 12];
+    for (size_t i = 0; i < sizeof views; i++) views[i] = (uint8_t)(i * 131 % 251);
+    struct gsg_train_batch bt = {views, 4, 2, 1, 12, 12, {0.5f, 0, 0}, {0.25f, 1, 1}};
+    struct gsg_train_stats st;
+    if (tr) {
+        CHECK_OK(gsg_trainer_step(tr, &bt, &st));
+        CHECK_MSG(isfinite(st.loss) && fabs(st.loss - log(7.0)) < 1.0, "loss %g", st.loss);
+        CHECK(st.counts[0] + st.counts[1] + st.counts[2] + st.counts[3] == 0);
+        bt.V = 1;   /* SimCLR needs two views */
+        CHECK(gsg_trainer_step(tr, &bt, &st) == GSG_E_SHAPE);
+    }
+    gsg_trainer_destroy(tr);
+}
+
 /* A GSG trainer of the fmnist recipe at toy size (4 images of 12x12, width 8, lr 0.5) and its
  * 4-view batch drawn from (seed, stream): the fixture of the step tests below. */
 #define TINY_VIEWS (4 * 4 * 1 * 12 * 12)
@@ -399,6 +455,7 @@ int main(void)
     RUN(gradient_finite_difference);
     RUN(no_predictor_stop_gradient);
     RUN(simsiam_hand);
+    RUN(simclr_config_and_refusals);
     RUN(permutation);
     RUN(ema_hand);
     RUN(monitors_constructed_collapse);

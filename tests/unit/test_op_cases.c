@@ -27,9 +27,9 @@ static void run_case(const struct op_case *c)
 
 TEST(op_table_covers_every_kind)
 {
-    int seen[OC_EMA + 1] = {0};
+    int seen[OC_NTXENT + 1] = {0};
     for (int i = 0; i < OC_COUNT; i++) seen[oc_table[i].kind] = 1;
-    for (int k = 0; k <= OC_EMA; k++) CHECK_MSG(seen[k], "op kind %d has no case", k);
+    for (int k = 0; k <= OC_NTXENT; k++) CHECK_MSG(seen[k], "op kind %d has no case", k);
 }
 
 /* the ops refuse what they cannot do (one-line errors naming the op) */

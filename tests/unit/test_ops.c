@@ -447,6 +447,67 @@ static void l2_case(int64_t N, int64_t D, double scale)
 }
 TEST(l2norm) { l2_case(1, 2, 1); l2_case(7, 13, 3); l2_case(256, 2048, 1); l2_case(4, 3, 1e-15); }
 
+/* ---------------- NT-Xent ----------------
+ * Worked by hand: u = [e1, e2, e1, e2] (two images whose two views agree), tau = 1. Anchor 0 sees
+ * s = 0 (row 1), 1 (row 2, its positive), 0 (row 3): lse = log(2 + e), loss = log(2 + e) - 1 for every
+ * anchor by symmetry. With dloss = 1 everywhere, row 0's gradient is
+ *   as anchor:          (p01 e2 + p02 e1 + p03 e2) - e1 = (-2 e1 + 2 e2) / (2 + e)
+ *   in anchor 1 (neg):  p10 e2 = e2 / (2 + e);  anchor 3 (neg): e2 / (2 + e)
+ *   in anchor 2 (pos):  (p20 - 1) e1 = -2 e1 / (2 + e)
+ * so du_0 = 4 (e2 - e1) / (2 + e); by the e1 <-> e2 symmetry du_1 = -du_0, and rows 2, 3 equal rows 0, 1.
+ * An anchor left in its own denominator would give lse = log(2 + 2e). */
+TEST(ntxent_hand)
+{
+    float uv[8] = {1, 0, 0, 1, 1, 0, 0, 1}, lv[4], sv[4], wv[16], dlv[4] = {1, 1, 1, 1}, duv[8];
+    struct gsg_tensor u = gsg_tview(uv, GSG_DTYPE_F32, 2, (int64_t)4, (int64_t)2);
+    struct gsg_tensor l = gsg_tview(lv, GSG_DTYPE_F32, 1, (int64_t)4), ls = gsg_tview(sv, GSG_DTYPE_F32, 1, (int64_t)4);
+    struct gsg_tensor w = gsg_tview(wv, GSG_DTYPE_F32, 2, (int64_t)4, (int64_t)4), dl = gsg_tview(dlv, GSG_DTYPE_F32, 1, (int64_t)4);
+    struct gsg_tensor du = gsg_tview(duv, GSG_DTYPE_F32, 2, (int64_t)4, (int64_t)2);
+    CHECK_OK(gsg_ntxent_fwd(&l, &ls, &w, &u, 0, 1.0));
+    const double e = exp(1.0), g = 4.0 / (2.0 + e);
+    for (int k = 0; k < 4; k++) {
+        CHECK_CLOSE(sv[k], log(2.0 + e), 1e-6, 0);
+        CHECK_CLOSE(lv[k], log(2.0 + e) - 1.0, 1e-6, 0);
+    }
+    CHECK_OK(gsg_ntxent_bwd(&du, &w, &dl, &u, &ls, 0, 1.0));
+    const double want[8] = {-g, g, g, -g, -g, g, g, -g};
+    for (int i = 0; i < 8; i++) CHECK_CLOSE(duv[i], want[i], 1e-6, 1e-7);
+    /* the temperature divides every similarity: tau = 0.5 doubles them */
+    CHECK_OK(gsg_ntxent_fwd(&l, &ls, &w, &u, 0, 0.5));
+    CHECK_CLOSE(lv[0], log(2.0 + exp(2.0)) - 2.0, 1e-6, 0);
+}
+
+/* the front ends refuse what makes no sense, in one line naming the op; a NaN is not hidden */
+TEST(ntxent_errors_and_nan)
+{
+    float uv[24] = {0}, lv[6], sv[6], wv[36], dv[12];
+    for (int i = 0; i < 24; i++) uv[i] = (float)((i * 7) % 5) - 2.0f;
+    struct gsg_tensor u = gsg_tview(uv, GSG_DTYPE_F32, 2, (int64_t)6, (int64_t)4);
+    struct gsg_tensor l3 = gsg_tview(lv, GSG_DTYPE_F32, 1, (int64_t)3), s3 = gsg_tview(sv, GSG_DTYPE_F32, 1, (int64_t)3);
+    struct gsg_tensor l6 = gsg_tview(lv, GSG_DTYPE_F32, 1, (int64_t)6), s6 = gsg_tview(sv, GSG_DTYPE_F32, 1, (int64_t)6);
+    struct gsg_tensor l4 = gsg_tview(lv, GSG_DTYPE_F32, 1, (int64_t)4), s4 = gsg_tview(sv, GSG_DTYPE_F32, 1, (int64_t)4);
+    struct gsg_tensor w36 = gsg_tview(wv, GSG_DTYPE_F32, 2, (int64_t)6, (int64_t)6);
+    struct gsg_tensor w18 = gsg_tview(wv, GSG_DTYPE_F32, 2, (int64_t)3, (int64_t)6);
+    CHECK(gsg_ntxent_fwd(&l3, &s3, &w18, &u, 0, 0.5) == GSG_E_SHAPE);   /* an odd block: no view pairs */
+    CHECK_MSG(strstr(gsg_err_msg(), "ntxent fwd: blocks of 3 rows"), "%s", gsg_err_msg());
+    CHECK(gsg_ntxent_fwd(&l4, &s4, &w36, &u, 0, 0.5) == GSG_E_SHAPE);   /* 4 does not divide 6 */
+    CHECK(gsg_ntxent_fwd(&l6, &s6, &w36, &u, 1, 0.5) == GSG_E_SHAPE);   /* block 1 of 1 */
+    CHECK_MSG(strstr(gsg_err_msg(), "block 1 of 1"), "%s", gsg_err_msg());
+    CHECK(gsg_ntxent_fwd(&l6, &s6, &w36, &u, 0, 0.0) == GSG_E_USAGE);
+    CHECK(gsg_ntxent_fwd(&l6, &s6, &w36, &u, 0, NAN) == GSG_E_USAGE);
+    CHECK(gsg_ntxent_fwd(&l6, &s6, &w18, &u, 0, 0.5) == GSG_E_SHAPE);   /* work must be [6,6] */
+    CHECK_MSG(strstr(gsg_err_msg(), "work"), "%s", gsg_err_msg());
+    struct gsg_tensor du = gsg_tview(dv, GSG_DTYPE_F32, 2, (int64_t)6, (int64_t)2);
+    CHECK(gsg_ntxent_bwd(&du, &w36, &l6, &u, &s6, 0, 0.5) == GSG_E_SHAPE);   /* du [6,2] for u [6,4] */
+    struct gsg_tensor du4 = gsg_tview(dv, GSG_DTYPE_F32, 2, (int64_t)3, (int64_t)4);
+    CHECK(gsg_ntxent_bwd(&du4, &w18, &l3, &u, &s3, 0, 0.5) == GSG_E_SHAPE);  /* dloss [3]: one per row of u */
+    CHECK_OK(gsg_ntxent_fwd(&l6, &s6, &w36, &u, 0, 0.5));
+    for (int k = 0; k < 6; k++) CHECK(isfinite(lv[k]) && lv[k] > 0);
+    uv[5] = NAN;   /* row 1: every anchor compares with it */
+    CHECK_OK(gsg_ntxent_fwd(&l6, &s6, &w36, &u, 0, 0.5));
+    for (int k = 0; k < 6; k++) CHECK_MSG(isnan(lv[k]), "loss[%d] = %g with a NaN row", k, lv[k]);
+}
+
 /* ---------------- image ---------------- */
 TEST(image_to_f32)
 {
@@ -509,6 +570,8 @@ int main(void)
     RUN(cosine);
     RUN(cosine_eps);
     RUN(l2norm);
+    RUN(ntxent_hand);
+    RUN(ntxent_errors_and_nan);
     RUN(image_to_f32);
     RUN(device_and_dtype_checks);
     return check_summary();

@@ -210,6 +210,39 @@ static void l2_case(int64_t N, int64_t D, double scale)
 TEST(grad_l2norm) { l2_case(3, 5, 1.0); l2_case(1, 9, 0.01); l2_case(2, 1, 2.0); }
 TEST(grad_l2norm_clamped) { l2_case(2, 3, 1e-14); }
 
+/* ---------------- NT-Xent ----------------
+ * L = sum over every block's anchors of g_a loss_a, so the gradient at one block's rows includes what the
+ * other blocks' anchors contribute (the cross-rank part of the distributed loss). With unit = 1 the
+ * rows go through the L2 normalisation first (the trainer's composition: cosine similarities). */
+struct nx_ctx { int64_t B, R, D; double tau; int unit; double *x, *g, *u, *loss, *lse; };
+static double nx_loss(void *p)
+{
+    struct nx_ctx *c = p;
+    const int64_t M = c->B * c->R;
+    if (c->unit) gsg_ref_l2norm_fwd(c->u, c->x, M, c->D, 1e-12);
+    else for (int64_t i = 0; i < M * c->D; i++) c->u[i] = c->x[i];
+    for (int64_t b = 0; b < c->B; b++) gsg_ref_ntxent_fwd(c->loss + b * c->R, c->lse + b * c->R, c->u, M, c->D, c->R, b, c->tau);
+    return sum_gy(c->g, c->loss, M);
+}
+static void nx_case(int64_t B, int64_t n, int64_t D, double tau, int unit, double scale)
+{
+    const int64_t R = 2 * n, M = B * R;
+    struct nx_ctx c = {B, R, D, tau, unit, rnd(M * D, -scale, scale), rnd(M, 0.1, 1.0), zeros(M * D), zeros(M), zeros(M)};
+    double *du = zeros(M * D), *dx = zeros(M * D);
+    nx_loss(&c);
+    for (int64_t b = 0; b < B; b++) gsg_ref_ntxent_bwd(du + b * R * D, c.g, c.u, M, D, R, b, tau);
+    if (unit) gsg_ref_l2norm_bwd(dx, du, c.x, M, D, 1e-12);
+    else for (int64_t i = 0; i < M * D; i++) dx[i] = du[i];
+    fd_check(unit ? "ntxent(l2norm) dx" : "ntxent du", nx_loss, &c, c.x, dx, M * D, 1e-6 * scale, 1e-5, 1e-8 / scale);
+    free(c.x); free(c.g); free(c.u); free(c.loss); free(c.lse); free(du); free(dx);
+}
+/* one block (one rank); odd D; a single image (the positive is the only other row) */
+TEST(grad_ntxent) { nx_case(1, 3, 5, 0.5, 0, 1.0); nx_case(1, 1, 4, 0.5, 0, 1.0); nx_case(1, 4, 1, 2.0, 0, 0.5); }
+/* several blocks: the gradient at a block's rows from the other blocks' anchors */
+TEST(grad_ntxent_blocks) { nx_case(3, 2, 3, 0.2, 0, 1.0); nx_case(2, 1, 6, 0.1, 0, 0.5); }
+/* through the L2 normalisation (cosine similarity / tau), rows of any length */
+TEST(grad_ntxent_cosine) { nx_case(1, 3, 4, 0.5, 1, 3.0); nx_case(2, 2, 5, 0.1, 1, 0.2); }
+
 int main(void)
 {
     RUN(grad_batchnorm_affine);
@@ -223,5 +256,8 @@ int main(void)
     RUN(grad_cosine_clamped);
     RUN(grad_l2norm);
     RUN(grad_l2norm_clamped);
+    RUN(grad_ntxent);
+    RUN(grad_ntxent_blocks);
+    RUN(grad_ntxent_cosine);
     return check_summary();
 }
