@@ -139,6 +139,29 @@ PYEOF
     grep -q '^| simsiam | 0 1 |' "$T/lr/table.md"
 }
 
+@test "demo.sh: trained vs random vs pixels on the same images, the k-NN after each epoch, the crossing as measured, the long-runs table from the results page" {
+    printf '# r\n\n<!-- long-runs-table -->\n| run | k |\n|---|---|\n| simsiam | 88.1 |\n<!-- /long-runs-table -->\n' >"$T/results.md"
+    run -0 --separate-stderr env DEMO_RESULTS="$T/results.md" bash "$P/demo.sh" --data "$T/data" --epochs 2 --batch 16 \
+        --bank 48 --test 24 --minutes 0 --out "$T/demo"
+    t="$T/demo/table.md"
+    grep -q '^| SimSiam, 6 steps = 2 epochs on 48 images' "$t"
+    grep -q '^| random init, the same model' "$t"
+    grep -q '^| raw pixels' "$t"
+    [ "$(grep -c '^  epoch [12]: [0-9.]* %$' "$t")" -eq 2 ]
+    grep -q -- '--lr 0.1' "$T/demo/run/run.txt"
+    # the crossing line agrees with the numbers: the first epoch whose monitor point is above the random encoder
+    r=$(sed -n 's/.*"top1":\([0-9.]*\).*/\1/p' "$T/demo/random/knn.json")
+    c=$(awk -v r="$r" '$2 > r { print $1; exit }' "$T/demo/run/knn_epochs.txt")
+    if [ -n "$c" ]; then grep -q "passed the random encoder .* after epoch $c\.$" "$t"; else grep -q 'did not pass the random encoder' "$t"; fi
+    grep -q '^| simsiam | 88.1 |$' "$t"
+    grep -q 'make long-runs' "$t"
+    # no table between the markers yet: said so
+    printf '<!-- long-runs-table -->\n<!-- /long-runs-table -->\n' >"$T/results.md"
+    run -0 --separate-stderr env DEMO_RESULTS="$T/results.md" bash "$P/demo.sh" --data "$T/data" --epochs 1 --batch 16 \
+        --bank 48 --test 24 --minutes 0 --out "$T/demo2"
+    grep -q 'no finished table yet' "$T/demo2/table.md"
+}
+
 @test "train.sh -> knn.sh / linear.sh with a checkpoint; k-NN curve every epoch" {
     run -0 --separate-stderr bash "$P/train.sh" --data "$T/data" --epochs 2 --batch 16 --step-args "$SMALL" \
         --knn-every 1 --knn-bank 48 --knn-test 24 --out "$T/run"
