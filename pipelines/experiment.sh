@@ -16,7 +16,10 @@
 # runs already there, training nothing.
 #   gsg            SimSiam vs SimSiam+GSG, BYOL vs BYOL+GSG
 #   no-predictor   SimSiam vs SimSiam+GSG, both without predictor (plain SimSiam collapses)
-#   batch-size     SimSiam vs SimSiam+GSG at batch 64, 128, 256
+#   batch-size     SimCLR vs SimSiam+GSG vs BYOL+GSG at batch 64, 128, 256, the lr scaled linearly
+#                  (--base-lr per 256 images, default 0.1: docs/results.md §2); each run is also scored
+#                  by protocol.sh on the test split (k-NN k = 200 and 20, linear probe, backbone erank)
+#                  into batch.md and knn_batch.png (k-NN against the batch size, one line per method)
 set -euo pipefail
 GSG_PROG=experiment.sh
 . "$(dirname "$0")/lib.sh"
@@ -36,6 +39,8 @@ Usage: $GSG_PROG --name gsg|no-predictor|batch-size [OPTIONS]
   --quick           the smoke variant (QUICK=1): tiny budget, same outputs
   --data D  --recipe R  --device D  --out DIR (default results)
   --step-args "..." extra gsg-step options for every run
+  --batches "B..."  batch-size: the batch sizes (default "64 128 256")
+  --base-lr X       every run's lr = X * batch / 256 (default: the recipe's rule; batch-size: 0.1)
   --resume          keep finished runs, continue unfinished ones (RESUME=1)
   --force           replace the results of an earlier experiment (FORCE=1)
   --report          rebuild table.md and the plots from the runs in OUT/NAME (the settings
@@ -45,7 +50,7 @@ Exit status: 0 success, 1 a run failed, 2 usage error.
 USAGE
 }
 name="" epochs="" batch=${BATCH:-256} seeds=${SEEDS:-0} limit="" knn_every=1 cbank="" ctest="" bank="" test=""
-quick=${QUICK:-0} data=${DATA:-fashion-mnist} recipe=${RECIPE:-fmnist} device=${DEVICE:-cpu} outdir=results step_args=""
+quick=${QUICK:-0} data=${DATA:-fashion-mnist} recipe=${RECIPE:-fmnist} device=${DEVICE:-cpu} outdir=results step_args="" base_lr="" batches="64 128 256"
 resume=${RESUME:-0} force=${FORCE:-0} report=0
 while [ $# -gt 0 ]; do
     case $1 in
@@ -65,6 +70,8 @@ while [ $# -gt 0 ]; do
         --device) device=$2; shift 2 ;;
         --out) outdir=$2; shift 2 ;;
         --step-args) step_args=$2; shift 2 ;;
+        --base-lr) base_lr=$2; shift 2 ;;
+        --batches) batches=$2; shift 2 ;;
         --resume) resume=1; shift ;;
         --force) force=1; shift ;;
         --report) report=1; shift ;;
@@ -87,11 +94,13 @@ for v in epochs batch limit knn_every cbank ctest bank test; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || gsg_usage_die "--${v//_/-}: '${!v}' is not a count"
 done
 for s in $seeds; do [[ "$s" =~ ^[0-9]+$ ]] || gsg_usage_die "--seeds: '$s' is not a seed"; done
+[ -z "$base_lr" ] || [[ "$base_lr" =~ ^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$ ]] || gsg_usage_die "--base-lr: '$base_lr' is not a number"
 # variants: label method gsg no-predictor batch
 case $name in
     gsg) variants=("simsiam simsiam off 0 $batch" "simsiam+gsg simsiam on 0 $batch" "byol byol off 0 $batch" "byol+gsg byol on 0 $batch") ;;
     no-predictor) variants=("simsiam-nopred simsiam off 1 $batch" "simsiam+gsg-nopred simsiam on 1 $batch") ;;
-    batch-size) variants=(); for b in 64 128 256; do variants+=("simsiam-b$b simsiam off 0 $b" "simsiam+gsg-b$b simsiam on 0 $b"); done ;;
+    batch-size) variants=(); base_lr=${base_lr:-0.1}
+        for b in $batches; do [[ "$b" =~ ^[1-9][0-9]*$ ]] || gsg_usage_die "--batches: '$b' is not a batch size"; variants+=("simclr-b$b simclr off 0 $b" "simsiam+gsg-b$b simsiam on 0 $b" "byol+gsg-b$b byol on 0 $b"); done ;;
     "") gsg_usage_die "give --name gsg|no-predictor|batch-size" ;;
     *) gsg_usage_die "--name: '$name' is not gsg, no-predictor or batch-size" ;;
 esac
@@ -107,14 +116,23 @@ if [ -e "$R/settings.txt" ] && [ "$resume$force" = 00 ]; then
     gsg_die "$R holds an earlier experiment: --resume (RESUME=1) keeps its finished runs and continues the others, --force (FORCE=1) replaces it, --report (make report) rebuilds its table, or give another --out"
 fi
 mkdir -p "$R/runs"
-for v in name quick epochs seeds limit data recipe device batch knn_every cbank ctest bank test step_args; do
+for v in name quick epochs seeds limit data recipe device batch knn_every cbank ctest bank test step_args base_lr batches; do
     printf '%s=%q\n' "$v" "${!v}"
 done >"$R/settings.env"
 {
     echo "experiment=$name quick=$quick epochs=$epochs seeds=$seeds limit=$limit data=$data recipe=$recipe device=$device"
     echo "final k-NN: bank=$bank test=$test (0 = all); curve: every $knn_every epochs, bank=$cbank test=$ctest"
     echo "step_args=$step_args"
+    [ -z "$base_lr" ] || echo "base_lr=$base_lr (lr = base_lr * batch / 256)"
 } >"$R/settings.txt"
+# run_step_args B: the gsg-step options of a run at batch B (with --base-lr: its linearly scaled lr first)
+run_step_args() {
+    if [ -n "$base_lr" ]; then
+        echo "--lr $(awk -v x="$base_lr" -v b="$1" 'BEGIN { printf "%.6g", x * b / 256 }')${step_args:+ $step_args}"
+    else
+        echo "$step_args"
+    fi
+}
 ev=(--data "$data" --recipe "$recipe" --bank-limit "$bank" --test-limit "$test" --cache "$R/plain" --device "$device")
 
 for seed in $seeds; do
@@ -131,13 +149,18 @@ for seed in $seeds; do
         rm -rf "$run/final"
         bash "$P/train.sh" --data "$data" --recipe "$recipe" --method "$method" --gsg "$gsg" "${np[@]}" --epochs "$epochs" \
             --batch "$b" --seed "$seed" --device "$device" --limit "$limit" --knn-every "$knn_every" --knn-bank "$cbank" \
-            --knn-test "$ctest" --step-args "$step_args" "${ra[@]}" --out "$run"
+            --knn-test "$ctest" --step-args "$(run_step_args "$b")" "${ra[@]}" --out "$run"
         sed -n 's/^seconds=//p' "$run/run.txt" | tail -n 1 >"$run/seconds.txt"
         bash "$P/knn.sh" --ckpt "$run/ckpt.gsgt" --label "$label" --out "$run/final" --keep --projections "${ev[@]}" >/dev/null
         tef=$(ls "$run/final"/features_test_*.gsgt | head -n 1)
         # collapse of the projector's output z on the test images (SimSiam paper, fig. 2)
         gsg-eval collapse --json --use projections "$tef" >"$run/final/collapse.json"
         rm -f "$run/final"/features_*.gsgt
+        if [ "$name" = batch-size ]; then
+            bash "$P/protocol.sh" --ckpt "$run/ckpt.gsgt" --split test --data "$data" --recipe "$recipe" --device "$device" \
+                --cache "$R/plain" --label "$label" >"$run/final/protocol.part"
+            mv "$run/final/protocol.part" "$run/final/protocol.json"
+        fi
     done
 done
 gsg_log "$GSG_PROG: baselines on the same split"
@@ -200,6 +223,56 @@ pm() { awk -v m="$1" -v s="$2" -v n="$3" 'BEGIN { if (m == "-") print "-"; else 
     echo
     echo "Training time, all runs: $(cat "$R"/runs/*/seed*/seconds.txt | awk '{ s += $1 } END { printf "%.0f", s }') s. Curves: loss.png, knn.png (mean over $nseeds seed(s))."
 } >"$R/table.md"
+
+# ---- batch-size: the protocol's figures against the batch size ----
+if [ "$name" = batch-size ]; then
+    pmb() { read -r m s n <<<"$(gsg_mean_std "$@")"
+            awk -v m="$m" -v s="$s" -v n="$n" 'BEGIN { if (m == "-") print "-"; else if (n > 1) printf "%.2f ± %.2f", 100 * m, 100 * s; else printf "%.2f", 100 * m }'; }
+    {
+        echo "## batch size: the evaluation protocol on the test split (docs/results.md §1), mean ± std over seeds $seeds"
+        echo
+        echo "Equal epochs ($epochs); lr = $base_lr x batch / 256; everything else the $recipe recipe."
+        echo
+        echo "| method | batch | lr | k-NN k = 200 | k-NN k = 20 | linear | erank (backbone) |"
+        echo "|---|---|---|---|---|---|---|"
+        for v in "${variants[@]}"; do
+            read -r label _ _ _ b <<<"$v"
+            k2=() k20=() li=() er=()
+            for seed in $seeds; do
+                j="$R/runs/$label/seed$seed/final/protocol.json"
+                [ -s "$j" ] || gsg_die "$j: missing (an unfinished run: RESUME=1 make experiment-$name continues it)"
+                k2+=("$(gsg_json knn200 "$j")"); k20+=("$(gsg_json knn20 "$j")"); li+=("$(gsg_json linear "$j")"); er+=("$(gsg_json erank "$j")")
+            done
+            read -r em _ _ <<<"$(gsg_mean_std "${er[@]}")"
+            printf '| %s | %s | %s | %s | %s | %s | %.1f |\n' "${label%-b*}" "$b" "$(run_step_args "$b" | awk '{ print $2 }')" \
+                "$(pmb "${k2[@]}")" "$(pmb "${k20[@]}")" "$(pmb "${li[@]}")" "$em"
+        done
+    } >"$R/batch.md"
+    pb=""
+    for m in $(for v in "${variants[@]}"; do read -r label _ <<<"$v"; echo "${label%-b*}"; done | awk '!seen[$0]++'); do
+        for v in "${variants[@]}"; do
+            read -r label _ _ _ b <<<"$v"
+            [ "${label%-b*}" = "$m" ] || continue
+            for seed in $seeds; do echo "$b $(gsg_json knn200 "$R/runs/$label/seed$seed/final/protocol.json")"; done
+        done | awk '{ s[$1] += $2; n[$1]++ } END { for (b in s) printf "%d %.6f\n", b, 100 * s[b] / n[b] }' | sort -n >"$R/$m.batch.dat"
+        pb="$pb${pb:+, }'$R/$m.batch.dat' using 1:2 with linespoints title '$m'"
+    done
+    if command -v gnuplot >/dev/null 2>&1; then
+        term=png; gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo && term=pngcairo
+        gnuplot <<GP || gsg_log "$GSG_PROG: gnuplot failed; the .dat files are there"
+set terminal $term size 900,560 noenhanced
+set key outside right
+set grid
+set logscale x 2
+set xlabel 'batch size'
+set ylabel 'k-NN top-1 (%), k = 200, test split'
+set output '$R/knn_batch.png'
+set title 'experiment batch-size: k-NN against the batch size (mean over seeds $seeds)'
+plot $pb
+GP
+    fi
+    cat "$R/batch.md" >>"$R/table.md"
+fi
 
 # ---- curves and plots ----
 plot_loss="" plot_knn=""

@@ -263,6 +263,24 @@ PYEOF
     fi
 }
 
+@test "experiment.sh batch-size: SimCLR, SimSiam+GSG, BYOL+GSG per batch, lr scaled linearly, the protocol per run, k-NN against the batch size" {
+    run -0 --separate-stderr bash "$P/experiment.sh" --name batch-size --quick --data "$T/data" --epochs 1 --seeds 0 \
+        --batches "8 16" --curve-bank 48 --curve-test 24 --bank 48 --test 24 --step-args "--width 4 --proj-dim 16 --threads 1" --out "$T/res"
+    R=$T/res/batch-size
+    for m in simclr simsiam+gsg byol+gsg; do
+        grep -q -- '--lr 0.003125 --width 4' "$R/runs/$m-b8/seed0/run.txt"     # 0.1 x 8 / 256
+        grep -q -- '--lr 0.00625 --width 4' "$R/runs/$m-b16/seed0/run.txt"
+        grep -q '"split":"test"' "$R/runs/$m-b16/seed0/final/protocol.json"
+        grep -Eq "^\| $(printf '%s' "$m" | sed 's/+/\\+/') \| 8 \| 0.003125 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$" "$R/batch.md"
+        [ "$(wc -l <"$R/$m.batch.dat")" -eq 2 ]
+    done
+    grep -qx 'method=simclr' "$R/runs/simclr-b8/seed0/run.txt" && grep -qx 'gsg=off' "$R/runs/simclr-b8/seed0/run.txt"
+    grep -q '^## batch size' "$R/table.md"
+    if command -v gnuplot >/dev/null; then [ -s "$R/knn_batch.png" ]; fi
+    run -2 bash "$P/experiment.sh" --name batch-size --batches "8 x"
+    run -2 bash "$P/experiment.sh" --name batch-size --base-lr fast
+}
+
 @test "experiment.sh: the random encoder has the runs' width; a second run is refused; --resume keeps; make report rebuilds" {
     args=(--name no-predictor --quick --data "$T/data" --epochs 1 --batch 16 --seeds 0 --curve-bank 48 --curve-test 24
           --bank 48 --test 24 --step-args "--width 4 --proj-dim 16 --threads 1" --out "$T/res")
