@@ -19,8 +19,8 @@ Usage: $GSG_PROG [OPTIONS]
   --method M      simsiam|byol|simclr (default ${DEMO_METHOD:-simsiam})   --gsg on|off (default ${DEMO_GSG:-off})
   --lr LR         base lr (default ${DEMO_LR:-0.1}, the recipe sweep's choice)
   --limit N       training images (default ${DEMO_LIMIT:-0} = all 60,000)
-  --epochs E      planned epochs: the lr schedule (default ${DEMO_EPOCHS:-2})
-  --minutes M     training time budget: stop after about M minutes (default ${DEMO_MINUTES:-10};
+  --epochs E      planned epochs: the lr schedule (default ${DEMO_EPOCHS:-4})
+  --minutes M     training time budget: stop after about M minutes (default ${DEMO_MINUTES:-12};
                   0 = run all planned epochs)
   --batch B       batch (default ${DEMO_BATCH:-256})
   --bank N        k-NN bank: the first N training images (default ${DEMO_BANK:-10000})
@@ -35,8 +35,8 @@ Exit status: 0 success, 1 a step failed, 2 usage error.
 USAGE
 }
 data=${DATA:-fashion-mnist} method=${DEMO_METHOD:-simsiam} gsg=${DEMO_GSG:-off} lr=${DEMO_LR:-0.1}
-limit=${DEMO_LIMIT:-0} epochs=${DEMO_EPOCHS:-2} batch=${DEMO_BATCH:-256}
-bank=${DEMO_BANK:-10000} test=${DEMO_TEST:-5000} minutes=${DEMO_MINUTES:-10} seed=${SEED:-0} device=${DEVICE:-cpu} out=${OUT:-results/demo}
+limit=${DEMO_LIMIT:-0} epochs=${DEMO_EPOCHS:-4} batch=${DEMO_BATCH:-256}
+bank=${DEMO_BANK:-10000} test=${DEMO_TEST:-5000} minutes=${DEMO_MINUTES:-12} seed=${SEED:-0} device=${DEVICE:-cpu} out=${OUT:-results/demo}
 while [ $# -gt 0 ]; do
     case $1 in
         --data) data=$2; shift 2 ;;
@@ -88,7 +88,8 @@ row() { printf '| %-44s | %6s %% | %6s %% |\n' "$1" "$(gsg_pct "$(gsg_json top1 
 cross=$(awk -v r="$r_top1" '$2 > r { printf "%g", $1; exit }' "$out/run/knn_epochs.txt" 2>/dev/null || true)
 # the long runs' table, as docs/results.md holds it now (between its long-runs-table markers)
 results=${DEMO_RESULTS:-$GSG_ROOT/docs/results.md}
-long=$(sed -n '/<!-- long-runs-table -->/,/<!-- \/long-runs-table -->/p' "$results" 2>/dev/null | sed '1d;$d')
+long=""
+[ -f "$results" ] && long=$(sed -n '/<!-- long-runs-table -->/,/<!-- \/long-runs-table -->/p' "$results" | sed '1d;$d')
 {
     echo "## gsg demo: weighted k-NN on Fashion-MNIST (k=200, T=0.1)"
     echo

@@ -160,6 +160,10 @@ PYEOF
     run -0 --separate-stderr env DEMO_RESULTS="$T/results.md" bash "$P/demo.sh" --data "$T/data" --epochs 1 --batch 16 \
         --bank 48 --test 24 --minutes 0 --out "$T/demo2"
     grep -q 'no finished table yet' "$T/demo2/table.md"
+    # no results page at all (a GPU bundle carries no docs/): said so, not a failure
+    run -0 --separate-stderr env DEMO_RESULTS="$T/nowhere.md" bash "$P/demo.sh" --data "$T/data" --epochs 1 --batch 16 \
+        --bank 48 --test 24 --minutes 0 --out "$T/demo3"
+    grep -q 'no finished table yet' "$T/demo3/table.md"
 }
 
 @test "train.sh -> knn.sh / linear.sh with a checkpoint; k-NN curve every epoch" {
