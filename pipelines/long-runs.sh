@@ -93,101 +93,71 @@ cpu_name() {
     echo "$m family $f model $mo, $(nproc) cpus"
 }
 
-if [ "$table" = 0 ]; then
-    for r in "${runs[@]}"; do
-        read -r label method gsg nopred seed ep <<<"$(run_spec "$r")"
-        d="$out/runs/$r"
-        np=(); [ "$nopred" = 1 ] && np=(--no-predictor)
-        th=(); [ -n "$threads" ] && th=(--threads "$threads")
-        sa="$step_args --precision $prec"
-        if [ -s "$d/protocol.json" ]; then gsg_log "$GSG_PROG: $r: finished already, kept"; continue; fi
-        ra=(); [ -e "$d/run.txt" ] && ra=(--resume)
-        gsg_log "$GSG_PROG: $r: $method gsg=$gsg$([ "$nopred" = 1 ] && echo ' no-predictor') seed $seed, $ep epochs, $prec"
-        t0=$(gsg_seconds)
-        bash "$P/train.sh" --method "$method" --gsg "$gsg" "${np[@]}" --epochs "$ep" --seed "$seed" --data "$data" --batch "$batch" \
-            --knn-every "$every" --knn-bank 10000 --knn-test 2000 --step-args "$sa" --aug-args "$aug_args" \
-            "${th[@]}" "${ra[@]}" --out "$d"
-        echo "$(date -u +%FT%TZ) cpu=\"$(cpu_name)\" precision=$prec wall_s=$(gsg_elapsed "$t0") steps_done=$(gsg_ckpt_step "$d/ckpt.gsgt")" >>"$d/machine.txt"
-        la=(); [ "$linear" = 0 ] && la=(--no-linear)
-        bash "$P/protocol.sh" --ckpt "$d/ckpt.gsgt" --split test --data "$data" --label "$r" "${la[@]}" >"$d/protocol.part"
-        mv "$d/protocol.part" "$d/protocol.json"
-        gsg_log "$GSG_PROG: $r: $(cat "$d/protocol.json")"
-    done
-    # the baselines, once
-    touch "$out/baselines.jsonl"
-    la=(); [ "$linear" = 0 ] && la=(--no-linear)
-    grep -q '"raw pixels"' "$out/baselines.jsonl" ||
-        bash "$P/protocol.sh" --pixels --split test --data "$data" --label "raw pixels" "${la[@]}" --out "$out/baselines.jsonl" >/dev/null
-    for s in 0 1; do
-        grep -qF "\"random init (seed $s)\"" "$out/baselines.jsonl" ||
-            bash "$P/protocol.sh" --init fmnist --seed "$s" --split test --data "$data" --label "random init (seed $s)" "${la[@]}" \
-                --out "$out/baselines.jsonl" >/dev/null
-    done
-fi
-
-# ---- table: one row per LABEL, mean ± std over its finished seeds ----
-pm() { # values... -> "mean ± std" in % (or the one value)
-    [ $# -gt 0 ] || { echo "-"; return; }
-    read -r m s n <<<"$(gsg_mean_std "$@")"
-    awk -v m="$m" -v s="$s" -v n="$n" 'BEGIN { if (n > 1) printf "%.2f ± %.2f", 100 * m, 100 * s; else printf "%.2f", 100 * m }'
-}
-{
-    echo "| run | seeds | epochs | k-NN k = 200 | k-NN k = 20 | linear | erank (backbone) | train wall s (per seed) | precision |"
-    echo "|---|---|---|---|---|---|---|---|---|"
-    for label in simsiam simsiam+gsg byol byol+gsg simsiam-nopred simsiam+gsg-nopred; do
-        k2=() k20=() li=() er=() ws=() sd="" eps="" pr=""
-        for d in "$out/runs/$label"-s*; do
-            [ -s "$d/protocol.json" ] || continue
-            k2+=("$(gsg_json knn200 "$d/protocol.json")"); k20+=("$(gsg_json knn20 "$d/protocol.json")")
-            l=$(gsg_json linear "$d/protocol.json"); [ "$l" = null ] || li+=("$l")
-            er+=("$(gsg_json erank "$d/protocol.json")")
-            ws+=("$(sed -n 's/^seconds=//p' "$d/run.txt" | tail -n 1)")
-            sd="$sd${sd:+ }${d##*-s}"; eps=$(sed -n 's/^epochs=//p' "$d/run.txt" | head -n 1)
-            pr=$(sed -n 's/.*precision=\([a-z0-9]*\).*/\1/p' "$d/machine.txt" | sort -u | paste -sd/)
+report() {
+    local d r label n spe k2 k20 li er ws sd eps pr l em wm lin pk pi pl term e i k
+    # ---- table: one row per LABEL, mean ± std over its finished seeds ----
+    pm() { # values... -> "mean ± std" in % (or the one value)
+        [ $# -gt 0 ] || { echo "-"; return; }
+        read -r m s n <<<"$(gsg_mean_std "$@")"
+        awk -v m="$m" -v s="$s" -v n="$n" 'BEGIN { if (n > 1) printf "%.2f ± %.2f", 100 * m, 100 * s; else printf "%.2f", 100 * m }'
+    }
+    {
+        echo "| run | seeds | epochs | k-NN k = 200 | k-NN k = 20 | linear | erank (backbone) | train wall s (per seed) | precision |"
+        echo "|---|---|---|---|---|---|---|---|---|"
+        for label in simsiam simsiam+gsg byol byol+gsg simsiam-nopred simsiam+gsg-nopred; do
+            k2=() k20=() li=() er=() ws=() sd="" eps="" pr=""
+            for d in "$out/runs/$label"-s*; do
+                [ -s "$d/protocol.json" ] || continue
+                k2+=("$(gsg_json knn200 "$d/protocol.json")"); k20+=("$(gsg_json knn20 "$d/protocol.json")")
+                l=$(gsg_json linear "$d/protocol.json"); [ "$l" = null ] || li+=("$l")
+                er+=("$(gsg_json erank "$d/protocol.json")")
+                ws+=("$(sed -n 's/^seconds=//p' "$d/run.txt" | tail -n 1)")
+                sd="$sd${sd:+ }${d##*-s}"; eps=$(sed -n 's/^epochs=//p' "$d/run.txt" | head -n 1)
+                pr=$(sed -n 's/.*precision=\([a-z0-9]*\).*/\1/p' "$d/machine.txt" | sort -u | paste -sd/)
+            done
+            [ -n "$sd" ] || continue
+            read -r em _ _ <<<"$(gsg_mean_std "${er[@]}")"; read -r wm _ _ <<<"$(gsg_mean_std "${ws[@]}")"
+            printf '| %s | %s | %s | %s | %s | %s | %.1f | %.0f | %s |\n' "$label" "$sd" "$eps" "$(pm "${k2[@]}")" \
+                "$(pm "${k20[@]}")" "$(pm "${li[@]}")" "$em" "$wm" "$pr"
         done
-        [ -n "$sd" ] || continue
-        read -r em _ _ <<<"$(gsg_mean_std "${er[@]}")"; read -r wm _ _ <<<"$(gsg_mean_std "${ws[@]}")"
-        printf '| %s | %s | %s | %s | %s | %s | %.1f | %.0f | %s |\n' "$label" "$sd" "$eps" "$(pm "${k2[@]}")" \
-            "$(pm "${k20[@]}")" "$(pm "${li[@]}")" "$em" "$wm" "$pr"
-    done
-    if [ -s "$out/baselines.jsonl" ]; then
-        while IFS= read -r l; do
-            echo "$l" >"$out/.bl.json"
-            lin=$(gsg_json linear "$out/.bl.json")
-            printf '| %s | - | - | %s | %s | %s | %.1f | - | - |\n' "$(gsg_json label "$out/.bl.json")" \
-                "$(gsg_pct "$(gsg_json knn200 "$out/.bl.json")")" "$(gsg_pct "$(gsg_json knn20 "$out/.bl.json")")" \
-                "$([ "$lin" = null ] && echo - || gsg_pct "$lin")" "$(gsg_json erank "$out/.bl.json")"
-        done <"$out/baselines.jsonl"
-        rm -f "$out/.bl.json"
-    fi
-} >"$out/table.md"
+        if [ -s "$out/baselines.jsonl" ]; then
+            while IFS= read -r l; do
+                echo "$l" >"$out/.bl.json"
+                lin=$(gsg_json linear "$out/.bl.json")
+                printf '| %s | - | - | %s | %s | %s | %.1f | - | - |\n' "$(gsg_json label "$out/.bl.json")" \
+                    "$(gsg_pct "$(gsg_json knn200 "$out/.bl.json")")" "$(gsg_pct "$(gsg_json knn20 "$out/.bl.json")")" \
+                    "$([ "$lin" = null ] && echo - || gsg_pct "$lin")" "$(gsg_json erank "$out/.bl.json")"
+            done <"$out/baselines.jsonl"
+            rm -f "$out/.bl.json"
+        fi
+    } >"$out/table.md"
 
-# ---- curves: the in-run k-NN monitor (bank 10k, 2k test images) against epochs and images seen ----
-pk="" pi="" pl=""
-{
-    echo "| run | epoch | images seen | k-NN top-1 (monitor) |"
-    echo "|---|---|---|---|"
-    for d in "$out"/runs/*; do
-        [ -d "$d" ] || continue
-        r=${d##*/} n=$(sed -n 's/^images=//p' "$d/run.txt" 2>/dev/null | head -n 1)
-        # train.sh writes knn_epochs.txt at the end of an invocation; a run in progress has its
-        # points in metrics.jsonl
-        spe=$(sed -n 's/^steps_per_epoch=//p' "$d/run.txt" 2>/dev/null | head -n 1)
-        [ -n "$spe" ] && [ -n "$n" ] || continue
-        { cat "$d/metrics.jsonl" 2>/dev/null || true; cat "$d/metrics.part.jsonl" 2>/dev/null || true; } |
-            awk -v spe="$spe" -v n="$n" 'match($0, /"step":[0-9]+/) { s = substr($0, RSTART + 7, RLENGTH - 7) + 1 }
-                match($0, /"knn_top1":[0-9.eE+-]+/) { k = substr($0, RSTART + 11, RLENGTH - 11); e = s / spe
-                    printf "%g %.0f %.4f\n", e, e * n, 100 * k }' | sort -n -u >"$d/knn_curve.dat"
-        grep -h '"loss"' "$d"/metrics.jsonl 2>/dev/null >/dev/null && gsg_epoch_loss "$d/metrics.jsonl" >"$d/loss_curve.dat" || true
-        while read -r e i k; do echo "| $r | $e | $i | $k % |"; done <"$d/knn_curve.dat"
-        [ -s "$d/knn_curve.dat" ] && { pk="$pk${pk:+, }'$d/knn_curve.dat' using 1:3 with linespoints title '$r'"
-                                        pi="$pi${pi:+, }'$d/knn_curve.dat' using (\$2/1e6):3 with linespoints title '$r'"; }
-        [ -s "$d/loss_curve.dat" ] && pl="$pl${pl:+, }'$d/loss_curve.dat' using 1:2 with lines title '$r'"
-    done
-} >"$out/curves.md"
-if [ -n "$pk" ] && command -v gnuplot >/dev/null 2>&1; then
-    term=png; gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo && term=pngcairo
-    gnuplot <<GP || gsg_log "$GSG_PROG: gnuplot failed; the .dat files are there"
+    # ---- curves: the in-run k-NN monitor (bank 10k, 2k test images) against epochs and images seen ----
+    pk="" pi="" pl=""
+    {
+        echo "| run | epoch | images seen | k-NN top-1 (monitor) |"
+        echo "|---|---|---|---|"
+        for d in "$out"/runs/*; do
+            [ -d "$d" ] || continue
+            r=${d##*/} n=$(sed -n 's/^images=//p' "$d/run.txt" 2>/dev/null | head -n 1)
+            # train.sh writes knn_epochs.txt at the end of an invocation; a run in progress has its
+            # points in metrics.jsonl
+            spe=$(sed -n 's/^steps_per_epoch=//p' "$d/run.txt" 2>/dev/null | head -n 1)
+            [ -n "$spe" ] && [ -n "$n" ] || continue
+            { cat "$d/metrics.jsonl" 2>/dev/null || true; cat "$d/metrics.part.jsonl" 2>/dev/null || true; } |
+                awk -v spe="$spe" -v n="$n" 'match($0, /"step":[0-9]+/) { s = substr($0, RSTART + 7, RLENGTH - 7) + 1 }
+                    match($0, /"knn_top1":[0-9.eE+-]+/) { k = substr($0, RSTART + 11, RLENGTH - 11); e = s / spe
+                        printf "%g %.0f %.4f\n", e, e * n, 100 * k }' | sort -n -u >"$d/knn_curve.dat"
+            grep -h '"loss"' "$d"/metrics.jsonl 2>/dev/null >/dev/null && gsg_epoch_loss "$d/metrics.jsonl" >"$d/loss_curve.dat" || true
+            while read -r e i k; do echo "| $r | $e | $i | $k % |"; done <"$d/knn_curve.dat"
+            [ -s "$d/knn_curve.dat" ] && { pk="$pk${pk:+, }'$d/knn_curve.dat' using 1:3 with linespoints title '$r'"
+                                            pi="$pi${pi:+, }'$d/knn_curve.dat' using (\$2/1e6):3 with linespoints title '$r'"; }
+            [ -s "$d/loss_curve.dat" ] && pl="$pl${pl:+, }'$d/loss_curve.dat' using 1:2 with lines title '$r'"
+        done
+    } >"$out/curves.md"
+    if [ -n "$pk" ] && command -v gnuplot >/dev/null 2>&1; then
+        term=png; gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo && term=pngcairo
+        gnuplot <<GP || gsg_log "$GSG_PROG: gnuplot failed; the .dat files are there"
 set terminal $term size 900,560 noenhanced
 set key outside right
 set grid
@@ -206,5 +176,42 @@ set xlabel 'epoch'
 set ylabel 'loss'
 $([ -n "$pl" ] && echo "plot $pl" || echo "unset output")
 GP
+    fi
+}
+
+if [ "$table" = 0 ]; then
+    # the baselines first, once: every table from here on has them
+    gsg_log "$GSG_PROG: the baselines on the test split (raw pixels, random init seeds 0 and 1), once"
+    touch "$out/baselines.jsonl"
+    la=(); [ "$linear" = 0 ] && la=(--no-linear)
+    grep -q '"raw pixels"' "$out/baselines.jsonl" ||
+        bash "$P/protocol.sh" --pixels --split test --data "$data" --label "raw pixels" "${la[@]}" --out "$out/baselines.jsonl" >/dev/null
+    for s in 0 1; do
+        grep -qF "\"random init (seed $s)\"" "$out/baselines.jsonl" ||
+            bash "$P/protocol.sh" --init fmnist --seed "$s" --split test --data "$data" --label "random init (seed $s)" "${la[@]}" \
+                --out "$out/baselines.jsonl" >/dev/null
+    done
+    for r in "${runs[@]}"; do
+        read -r label method gsg nopred seed ep <<<"$(run_spec "$r")"
+        d="$out/runs/$r"
+        np=(); [ "$nopred" = 1 ] && np=(--no-predictor)
+        th=(); [ -n "$threads" ] && th=(--threads "$threads")
+        sa="$step_args --precision $prec"
+        if [ -s "$d/protocol.json" ]; then gsg_log "$GSG_PROG: $r: finished already, kept"; continue; fi
+        ra=(); [ -e "$d/run.txt" ] && ra=(--resume)
+        gsg_log "$GSG_PROG: $r: $method gsg=$gsg$([ "$nopred" = 1 ] && echo ' no-predictor') seed $seed, $ep epochs, $prec"
+        t0=$(gsg_seconds)
+        bash "$P/train.sh" --method "$method" --gsg "$gsg" "${np[@]}" --epochs "$ep" --seed "$seed" --data "$data" --batch "$batch" \
+            --knn-every "$every" --knn-bank 10000 --knn-test 2000 --step-args "$sa" --aug-args "$aug_args" \
+            "${th[@]}" "${ra[@]}" --out "$d"
+        echo "$(date -u +%FT%TZ) cpu=\"$(cpu_name)\" precision=$prec wall_s=$(gsg_elapsed "$t0") steps_done=$(gsg_ckpt_step "$d/ckpt.gsgt")" >>"$d/machine.txt"
+        la=(); [ "$linear" = 0 ] && la=(--no-linear)
+        bash "$P/protocol.sh" --ckpt "$d/ckpt.gsgt" --split test --data "$data" --label "$r" "${la[@]}" >"$d/protocol.part"
+        mv "$d/protocol.part" "$d/protocol.json"
+        gsg_log "$GSG_PROG: $r: $(cat "$d/protocol.json")"
+        report
+    done
 fi
+
+report
 cat "$out/table.md"

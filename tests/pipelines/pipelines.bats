@@ -96,6 +96,8 @@ PYEOF
     NOPRED="--width 4 --proj-dim 16 --threads 1 --lr 0.1"   # --no-predictor excludes --pred-dim
     run -0 bash "$P/long-runs.sh" --data "$T/data" --batch 16 --epochs 2 --nopred-epochs 1 --knn-every 1 --no-linear \
         --step-args "$NOPRED" --out "$T/lr" simsiam-s0 simsiam-s1 simsiam+gsg-nopred-s0
+    # the baselines come first: a session cut short mid-list still has them in its table
+    [[ "$output" == *"the baselines on the test split"*"simsiam-s0: simsiam gsg=off"* ]]
     for r in simsiam-s0 simsiam-s1 simsiam+gsg-nopred-s0; do
         grep -q '"split":"test"' "$T/lr/runs/$r/protocol.json"
         grep -q '"bank":48,"queries":24' "$T/lr/runs/$r/protocol.json"
