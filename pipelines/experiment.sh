@@ -257,12 +257,7 @@ if [ "$name" = batch-size ]; then
         done | awk '{ s[$1] += $2; n[$1]++ } END { for (b in s) printf "%d %.6f\n", b, 100 * s[b] / n[b] }' | sort -n >"$R/$m.batch.dat"
         pb="$pb${pb:+, }'$R/$m.batch.dat' using 1:2 with linespoints title '$m'"
     done
-    if command -v gnuplot >/dev/null 2>&1; then
-        term=png; gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo && term=pngcairo
-        gnuplot <<GP || gsg_log "$GSG_PROG: gnuplot failed; the .dat files are there"
-set terminal $term size 900,560 noenhanced
-set key outside right
-set grid
+    gsg_gnuplot <<GP || true
 set logscale x 2
 set xlabel 'batch size'
 set ylabel 'k-NN top-1 (%), k = 200, test split'
@@ -270,7 +265,6 @@ set output '$R/knn_batch.png'
 set title 'experiment batch-size: k-NN against the batch size (mean over seeds $seeds)'
 plot $pb
 GP
-    fi
     cat "$R/batch.md" >>"$R/table.md"
 fi
 
@@ -286,12 +280,7 @@ for v in "${variants[@]}"; do
     plot_loss="$plot_loss${plot_loss:+, }'$f_l' using 1:2 with linespoints title '$label'"
     [ -s "$f_k" ] && plot_knn="$plot_knn${plot_knn:+, }'$f_k' using 1:2 with linespoints title '$label'"
 done
-if command -v gnuplot >/dev/null 2>&1; then
-    term=png; gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo && term=pngcairo
-    gnuplot <<GP || gsg_log "$GSG_PROG: gnuplot failed; the .dat files are there"
-set terminal $term size 900,560 noenhanced
-set key outside right
-set grid
+gsg_gnuplot <<GP || true
 set xlabel 'epoch'
 set output '$R/loss.png'
 set title 'experiment $name: training loss per epoch'
@@ -302,7 +291,4 @@ set title 'experiment $name: k-NN top-1 per epoch (bank $cbank, test $ctest)'
 set ylabel 'k-NN top-1 (%)'
 $([ -n "$plot_knn" ] && echo "plot $plot_knn" || echo "unset output")
 GP
-else
-    gsg_log "$GSG_PROG: gnuplot not found (pipelines/deps.sh installs gnuplot-nox): no plots"
-fi
 cat "$R/table.md"

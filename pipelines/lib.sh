@@ -23,6 +23,21 @@ gsg_need_tools() {
     done
 }
 
+# gsg_gnuplot: run the gnuplot script on stdin after the preamble every plot here shares (PNG,
+# pngcairo where this gnuplot has it, 900x560, the key outside, a grid). Logs and returns 1 when
+# gnuplot is missing (pipelines/deps.sh installs gnuplot-nox) or fails: the .dat files stay.
+gsg_gnuplot() {
+    local term=png
+    if ! command -v gnuplot >/dev/null 2>&1; then
+        cat >/dev/null
+        gsg_log "${GSG_PROG:-gsg}: gnuplot not found (pipelines/deps.sh installs gnuplot-nox): no plots"
+        return 1
+    fi
+    gnuplot -e 'set terminal' </dev/null 2>&1 | grep -q pngcairo && term=pngcairo   # not the plot script on stdin
+    { printf 'set terminal %s size 900,560 noenhanced\nset key outside right\nset grid\n' "$term"; cat; } | gnuplot ||
+        { gsg_log "${GSG_PROG:-gsg}: gnuplot failed; the .dat files are there"; return 1; }
+}
+
 # gsg_json KEY [FILE]: the value of "KEY" in a one-line JSON object (first line of FILE or stdin).
 gsg_json() {
     local key=$1

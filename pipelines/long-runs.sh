@@ -6,7 +6,8 @@
 # trained by train.sh into OUT/runs/RUN/ (a checkpoint every epoch, the k-NN monitor every
 # --knn-every epochs), resumed where an earlier invocation stopped, then scored once by
 # protocol.sh on the test split into OUT/runs/RUN/protocol.json. The baselines (raw pixels, the
-# random encoder at seeds 0 and 1) are scored the same way into OUT/baselines.jsonl. OUT/table.md
+# random encoder at seeds 0 and 1) are scored the same way into OUT/baselines.jsonl, and on the
+# k-NN monitor's own bank and queries into OUT/monitor/ (the dashed lines of the plots). OUT/table.md
 # (mean ± std over seeds), OUT/curves.md and OUT/knn_epochs.png / knn_images.png / loss.png are
 # rebuilt from whatever has finished at the end of every invocation (--table: only that).
 # OUT/runs/RUN/machine.txt records, per invocation, the CPU, the precision and the wall time.
@@ -93,8 +94,16 @@ cpu_name() {
     echo "$m family $f model $mo, $(nproc) cpus"
 }
 
+step_cost() { # METRICS.jsonl -> "SECONDS IMG_S": the sum of its steps' step_ms / 1000 and the median img_s
+    local t m
+    t=$(awk 'match($0, /"step_ms":[0-9.eE+-]+/) { t += substr($0, RSTART + 10, RLENGTH - 10) } END { printf "%.1f", t / 1000 }' "$1")
+    m=$(sed -n 's/.*"img_s":\([0-9.eE+-]*\).*/\1/p' "$1" | sort -g |
+        awk '{ v[NR] = $1 } END { if (!NR) print 0; else printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    echo "$t $m"
+}
+
 report() {
-    local d r label n spe k2 k20 li er ws sd eps pr l em wm lin pk pi pl term e i k
+    local d r label n spe k2 k20 li er ws ir sd eps pr l em wm im lin pk pi pl pb m v e i k vw
     # ---- table: one row per LABEL, mean ± std over its finished seeds ----
     pm() { # values... -> "mean ± std" in % (or the one value)
         [ $# -gt 0 ] || { echo "-"; return; }
@@ -102,29 +111,33 @@ report() {
         awk -v m="$m" -v s="$s" -v n="$n" 'BEGIN { if (n > 1) printf "%.2f ± %.2f", 100 * m, 100 * s; else printf "%.2f", 100 * m }'
     }
     {
-        echo "| run | seeds | epochs | k-NN k = 200 | k-NN k = 20 | linear | erank (backbone) | train wall s (per seed) | precision |"
-        echo "|---|---|---|---|---|---|---|---|---|"
+        echo "| run | seeds | epochs | k-NN k = 200 | k-NN k = 20 | linear | erank (backbone) | step time s (per seed) | img/s (median step) | precision |"
+        echo "|---|---|---|---|---|---|---|---|---|---|"
         for label in simsiam simsiam+gsg byol byol+gsg simsiam-nopred simsiam+gsg-nopred; do
-            k2=() k20=() li=() er=() ws=() sd="" eps="" pr=""
+            k2=() k20=() li=() er=() ws=() ir=() sd="" eps="" pr=""
             for d in "$out/runs/$label"-s*; do
                 [ -s "$d/protocol.json" ] || continue
                 k2+=("$(gsg_json knn200 "$d/protocol.json")"); k20+=("$(gsg_json knn20 "$d/protocol.json")")
                 l=$(gsg_json linear "$d/protocol.json"); [ "$l" = null ] || li+=("$l")
                 er+=("$(gsg_json erank "$d/protocol.json")")
-                ws+=("$(sed -n 's/^seconds=//p' "$d/run.txt" | tail -n 1)")
+                # the cost of a run, robust to resumes: its steps' own times (metrics.jsonl step_ms), summed,
+                # and the median step's speed (little moved by other work sharing the machine for a while)
+                read -r l n <<<"$(step_cost "$d/metrics.jsonl")"; ws+=("$l"); ir+=("$n")
                 sd="$sd${sd:+ }${d##*-s}"; eps=$(sed -n 's/^epochs=//p' "$d/run.txt" | head -n 1)
-                pr=$(sed -n 's/.*precision=\([a-z0-9]*\).*/\1/p' "$d/machine.txt" | sort -u | paste -sd/)
+                pr=""; [ -f "$d/machine.txt" ] && pr=$(sed -n 's/.*precision=\([a-z0-9]*\).*/\1/p' "$d/machine.txt" | sort -u | paste -sd/)
+                [ -n "$pr" ] || pr=$(sed -n 's/^step_args=.*--precision \([a-z0-9]*\).*/\1/p' "$d/run.txt" | tail -n 1)
             done
             [ -n "$sd" ] || continue
             read -r em _ _ <<<"$(gsg_mean_std "${er[@]}")"; read -r wm _ _ <<<"$(gsg_mean_std "${ws[@]}")"
-            printf '| %s | %s | %s | %s | %s | %s | %.1f | %.0f | %s |\n' "$label" "$sd" "$eps" "$(pm "${k2[@]}")" \
-                "$(pm "${k20[@]}")" "$(pm "${li[@]}")" "$em" "$wm" "$pr"
+            read -r im _ _ <<<"$(gsg_mean_std "${ir[@]}")"
+            printf '| %s | %s | %s | %s | %s | %s | %.1f | %.0f | %.0f | %s |\n' "$label" "$sd" "$eps" "$(pm "${k2[@]}")" \
+                "$(pm "${k20[@]}")" "$(pm "${li[@]}")" "$em" "$wm" "$im" "$pr"
         done
         if [ -s "$out/baselines.jsonl" ]; then
             while IFS= read -r l; do
                 echo "$l" >"$out/.bl.json"
                 lin=$(gsg_json linear "$out/.bl.json")
-                printf '| %s | - | - | %s | %s | %s | %.1f | - | - |\n' "$(gsg_json label "$out/.bl.json")" \
+                printf '| %s | - | - | %s | %s | %s | %.1f | - | - | - |\n' "$(gsg_json label "$out/.bl.json")" \
                     "$(gsg_pct "$(gsg_json knn200 "$out/.bl.json")")" "$(gsg_pct "$(gsg_json knn20 "$out/.bl.json")")" \
                     "$([ "$lin" = null ] && echo - || gsg_pct "$lin")" "$(gsg_json erank "$out/.bl.json")"
             done <"$out/baselines.jsonl"
@@ -135,8 +148,8 @@ report() {
     # ---- curves: the in-run k-NN monitor (bank 10k, 2k test images) against epochs and images seen ----
     pk="" pi="" pl=""
     {
-        echo "| run | epoch | images seen | k-NN top-1 (monitor) |"
-        echo "|---|---|---|---|"
+        echo "| run | epoch | images seen | views encoded | k-NN top-1 (monitor) |"
+        echo "|---|---|---|---|---|"
         for d in "$out"/runs/*; do
             [ -d "$d" ] || continue
             r=${d##*/} n=$(sed -n 's/^images=//p' "$d/run.txt" 2>/dev/null | head -n 1)
@@ -144,39 +157,63 @@ report() {
             # points in metrics.jsonl
             spe=$(sed -n 's/^steps_per_epoch=//p' "$d/run.txt" 2>/dev/null | head -n 1)
             [ -n "$spe" ] && [ -n "$n" ] || continue
+            v=$(sed -n 's/^augment: .*--views \([0-9]*\).*/\1/p' "$d/run.txt" | head -n 1)
             { cat "$d/metrics.jsonl" 2>/dev/null || true; cat "$d/metrics.part.jsonl" 2>/dev/null || true; } |
-                awk -v spe="$spe" -v n="$n" 'match($0, /"step":[0-9]+/) { s = substr($0, RSTART + 7, RLENGTH - 7) + 1 }
+                awk -v spe="$spe" -v n="$n" -v v="${v:-2}" 'match($0, /"step":[0-9]+/) { s = substr($0, RSTART + 7, RLENGTH - 7) + 1 }
                     match($0, /"knn_top1":[0-9.eE+-]+/) { k = substr($0, RSTART + 11, RLENGTH - 11); e = s / spe
-                        printf "%g %.0f %.4f\n", e, e * n, 100 * k }' | sort -n -u >"$d/knn_curve.dat"
+                        printf "%g %.0f %.4f %.0f\n", e, e * n, 100 * k, e * n * v }' | sort -n -u >"$d/knn_curve.dat"
             grep -h '"loss"' "$d"/metrics.jsonl 2>/dev/null >/dev/null && gsg_epoch_loss "$d/metrics.jsonl" >"$d/loss_curve.dat" || true
-            while read -r e i k; do echo "| $r | $e | $i | $k % |"; done <"$d/knn_curve.dat"
+            while read -r e i k vw; do echo "| $r | $e | $i | $vw | $k % |"; done <"$d/knn_curve.dat"
             [ -s "$d/knn_curve.dat" ] && { pk="$pk${pk:+, }'$d/knn_curve.dat' using 1:3 with linespoints title '$r'"
-                                            pi="$pi${pi:+, }'$d/knn_curve.dat' using (\$2/1e6):3 with linespoints title '$r'"; }
+                                            pi="$pi${pi:+, }'$d/knn_curve.dat' using (\$4/1e6):3 with linespoints title '$r'"; }
             [ -s "$d/loss_curve.dat" ] && pl="$pl${pl:+, }'$d/loss_curve.dat' using 1:2 with lines title '$r'"
         done
     } >"$out/curves.md"
-    if [ -n "$pk" ] && command -v gnuplot >/dev/null 2>&1; then
-        term=png; gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo && term=pngcairo
-        gnuplot <<GP || gsg_log "$GSG_PROG: gnuplot failed; the .dat files are there"
-set terminal $term size 900,560 noenhanced
-set key outside right
-set grid
+    # the k-NN monitor's own baselines (its bank and queries), dashed
+    pb=""
+    if [ -d "$out/monitor" ]; then
+        {
+            echo
+            echo "The k-NN monitor's baselines (the same bank and queries, k = 200, T = 0.1):"
+            echo
+            echo "| encoder | k-NN top-1 (monitor) |"
+            echo "|---|---|"
+            for m in pixels:"raw pixels" random0:"random init (seed 0)" random1:"random init (seed 1)"; do
+                [ -s "$out/monitor/${m%%:*}/knn.json" ] || continue
+                k=$(gsg_pct "$(gsg_json top1 "$out/monitor/${m%%:*}/knn.json")")
+                echo "| ${m#*:} | $k % |"
+                pb="$pb, $k with lines dashtype 2 title '${m#*:}'"
+            done
+        } >>"$out/curves.md"
+    fi
+    [ -n "$pk" ] && gsg_gnuplot <<GP || true
 set ylabel 'k-NN top-1 (%), bank 10k, 2k test images'
 set output '$out/knn_epochs.png'
 set title 'Fashion-MNIST long runs: k-NN monitor against epochs'
 set xlabel 'epoch'
-plot $pk
+plot $pk$pb
 set output '$out/knn_images.png'
-set title 'Fashion-MNIST long runs: k-NN monitor against images seen'
-set xlabel 'images seen (millions; a GSG step costs about two SimSiam steps)'
-plot $pi
+set title 'Fashion-MNIST long runs: k-NN monitor against views encoded (compute)'
+set xlabel 'views encoded, millions (a SimSiam step encodes 2 per image, a GSG step 4)'
+plot $pi$pb
 set output '$out/loss.png'
 set title 'Fashion-MNIST long runs: training loss per epoch'
 set xlabel 'epoch'
 set ylabel 'loss'
 $([ -n "$pl" ] && echo "plot $pl" || echo "unset output")
 GP
-    fi
+}
+
+monitor_baselines() { # the k-NN monitor's bank and queries, encoded by raw pixels and random init seeds 0 and 1
+    local m=$out/monitor s ev
+    ev=(--data "$data" --recipe fmnist --bank-limit 10000 --test-limit 2000 --cache "$m/plain")
+    mkdir -p "$m"
+    [ -s "$m/pixels/knn.json" ] || bash "$P/knn.sh" --pixels --label "raw pixels" --out "$m/pixels" "${ev[@]}" >/dev/null
+    for s in 0 1; do
+        [ -s "$m/random$s/knn.json" ] ||
+            bash "$P/knn.sh" --init fmnist --seed "$s" --label "random init (seed $s)" --out "$m/random$s" "${ev[@]}" >/dev/null
+    done
+    rm -rf "$m/plain"
 }
 
 if [ "$table" = 0 ]; then
@@ -191,6 +228,7 @@ if [ "$table" = 0 ]; then
             bash "$P/protocol.sh" --init fmnist --seed "$s" --split test --data "$data" --label "random init (seed $s)" "${la[@]}" \
                 --out "$out/baselines.jsonl" >/dev/null
     done
+    monitor_baselines
     for r in "${runs[@]}"; do
         read -r label method gsg nopred seed ep <<<"$(run_spec "$r")"
         d="$out/runs/$r"

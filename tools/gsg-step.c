@@ -694,6 +694,7 @@ int main(int argc, char **argv)
     g_sig_saved = last_saved;
     g_sig_step = gsg_trainer_step_index(tr);
     gsg_progress_init(&prog, o.progress, "step", stop);
+    prog.start = gsg_trainer_step_index(tr);   /* a resumed run's rate counts from its first new step */
     g_sig_progress = prog.enabled;
     double img = 0, t_run = gsg_now();
     int have = 1;   /* rec holds a views record */

@@ -127,14 +127,19 @@ void gsg_progress_init(struct gsg_progress *p, int force, const char *label, int
     snprintf(p->label, sizeof p->label, "%s", label);
 }
 
+double gsg_progress_eta(double el, int64_t start, int64_t done, int64_t total)
+{
+    if (total <= 0 || done <= start || el <= 0) return -1;
+    if (done >= total) return 0;
+    return el * (double)(total - done) / (double)(done - start);
+}
+
 static void progress_line(struct gsg_progress *p, int64_t done, const char *extra, int final)
 {
     double el = gsg_now() - p->t_start;
     char eta[32] = "";
-    if (p->total > 0 && done > 0 && !final) {
-        double rem = el * (double)(p->total - done) / (double)done;
-        snprintf(eta, sizeof eta, " ETA %dm%02ds", (int)(rem / 60), (int)fmod(rem, 60));
-    }
+    double rem = final ? -1 : gsg_progress_eta(el, p->start, done, p->total);
+    if (rem >= 0) snprintf(eta, sizeof eta, " ETA %dm%02ds", (int)(rem / 60), (int)fmod(rem, 60));
     if (p->total > 0)
         fprintf(stderr, "\r%s: %s %lld/%lld %.0f%% %.1fs%s%s%s\033[K", prog_name, p->label, (long long)done,
                 (long long)p->total, 100.0 * (double)done / (double)p->total, el, eta, extra ? " " : "", extra ? extra : "");

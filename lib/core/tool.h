@@ -39,12 +39,16 @@ struct gsg_progress {
     int enabled;
     double t_start, t_last;
     int64_t total;           /* 0 when unknown */
+    int64_t start;           /* the count already done at init (a resumed run): the ETA's rate counts from it */
     char label[64];
     int printed;
 };
 void gsg_progress_init(struct gsg_progress *p, int force, const char *label, int64_t total);
 void gsg_progress_update(struct gsg_progress *p, int64_t done, const char *extra);
 void gsg_progress_finish(struct gsg_progress *p, int64_t done, const char *extra);
+/* Seconds left after `el` seconds in which the count went from `start` to `done` of `total`;
+ * -1 when there is no rate yet (nothing done since start) or the total is unknown. */
+double gsg_progress_eta(double el, int64_t start, int64_t done, int64_t total);
 double gsg_now(void);          /* monotonic seconds */
 
 #endif

@@ -9,6 +9,7 @@
 #include "tensor/tensor.h"
 #include "io/npy.h"
 #include "cuda/gsg_cuda.h"
+#include "core/tool.h"
 
 /* Random123's published known-answer vectors for philox4x32-10 (tests/kat_vectors):
  * counter (4 words), key (2 words) -> output (4 words). */
@@ -155,6 +156,17 @@ TEST(npy_roundtrip)
     gsg_tensor_free(&u);
 }
 
+/* The ETA counts the rate from the step a run (re)started at: a run resumed at step 10530 of 11700
+ * that did 170 steps in 89 s has ~523 s left, not the 8 s that dividing by 10700 steps gave. */
+TEST(progress_eta_counts_from_start)
+{
+    CHECK(fabs(gsg_progress_eta(89.0, 10530, 10700, 11700) - 89.0 * 1000.0 / 170.0) < 1e-9);
+    CHECK(fabs(gsg_progress_eta(10.0, 0, 25, 100) - 30.0) < 1e-12);
+    CHECK(gsg_progress_eta(5.0, 10530, 10530, 11700) < 0);   /* no step since the resume: no rate yet */
+    CHECK(gsg_progress_eta(5.0, 0, 10, 0) < 0);              /* unknown total */
+    CHECK(gsg_progress_eta(5.0, 0, 100, 100) == 0);
+}
+
 int main(void)
 {
     RUN(philox_kat);
@@ -165,5 +177,6 @@ int main(void)
     RUN(atomic_file);
     RUN(atomic_file_device_written_in_place);
     RUN(npy_roundtrip);
+    RUN(progress_eta_counts_from_start);
     return check_summary();
 }
