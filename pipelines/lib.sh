@@ -54,6 +54,13 @@ gsg_epoch_loss() {
         awk '{ s[$1] += $2; n[$1]++ } END { for (e in s) printf "%d %.6f\n", e + 1, s[e] / n[e] }' | sort -n
 }
 
+# gsg_epoch_ranks METRICS: "epoch erank_z erank_h" per epoch (1-based; the epoch's means) from gsg-step's
+# JSON lines: the effective rank of the projections z and of the backbone features h.
+gsg_epoch_ranks() {
+    sed -n 's/.*"epoch":\([0-9]*\),.*"erank_z":\([-0-9.eE+]*\),"erank_h":\([-0-9.eE+]*\).*/\1 \2 \3/p' "$1" |
+        awk '{ z[$1] += $2; h[$1] += $3; n[$1]++ } END { for (e in n) printf "%d %.4f %.4f\n", e + 1, z[e] / n[e], h[e] / n[e] }' | sort -n
+}
+
 # gsg_mean_std VALUES...: "mean std n" (sample std, 0 for one value).
 gsg_mean_std() {
     printf '%s\n' "$@" | awk 'NF { x[n++] = $1; s += $1 } END {

@@ -8,7 +8,7 @@
 # protocol.sh on the test split into OUT/runs/RUN/protocol.json. The baselines (raw pixels, the
 # random encoder at seeds 0 and 1) are scored the same way into OUT/baselines.jsonl, and on the
 # k-NN monitor's own bank and queries into OUT/monitor/ (the dashed lines of the plots). OUT/table.md
-# (mean ± std over seeds), OUT/curves.md and OUT/knn_epochs.png / knn_images.png / loss.png are
+# (mean ± std over seeds), OUT/curves.md and OUT/knn_epochs.png / knn_images.png / loss.png / ranks.png are
 # rebuilt from whatever has finished at the end of every invocation (--table: only that).
 # OUT/runs/RUN/machine.txt records, per invocation, the CPU, the precision and the wall time.
 set -euo pipefail
@@ -103,7 +103,7 @@ step_cost() { # METRICS.jsonl -> "SECONDS IMG_S": the sum of its steps' step_ms 
 }
 
 report() {
-    local d r label n spe k2 k20 li er ws ir sd eps pr l em wm im lin pk pi pl pb m v e i k vw
+    local d r label n spe k2 k20 li er ws ir sd eps pr l em wm im lin pk pi pl pb pr2 ci m v e i k vw
     # ---- table: one row per LABEL, mean ± std over its finished seeds ----
     pm() { # values... -> "mean ± std" in % (or the one value)
         [ $# -gt 0 ] || { echo "-"; return; }
@@ -146,7 +146,7 @@ report() {
     } >"$out/table.md"
 
     # ---- curves: the in-run k-NN monitor (bank 10k, 2k test images) against epochs and images seen ----
-    pk="" pi="" pl=""
+    pk="" pi="" pl="" pr2="" ci=0
     {
         echo "| run | epoch | images seen | views encoded | k-NN top-1 (monitor) |"
         echo "|---|---|---|---|---|"
@@ -163,10 +163,13 @@ report() {
                     match($0, /"knn_top1":[0-9.eE+-]+/) { k = substr($0, RSTART + 11, RLENGTH - 11); e = s / spe
                         printf "%g %.0f %.4f %.0f\n", e, e * n, 100 * k, e * n * v }' | sort -n -u >"$d/knn_curve.dat"
             grep -h '"loss"' "$d"/metrics.jsonl 2>/dev/null >/dev/null && gsg_epoch_loss "$d/metrics.jsonl" >"$d/loss_curve.dat" || true
+            grep -h '"erank_h"' "$d"/metrics.jsonl 2>/dev/null >/dev/null && gsg_epoch_ranks "$d/metrics.jsonl" >"$d/rank_curve.dat" || true
             while read -r e i k vw; do echo "| $r | $e | $i | $vw | $k % |"; done <"$d/knn_curve.dat"
             [ -s "$d/knn_curve.dat" ] && { pk="$pk${pk:+, }'$d/knn_curve.dat' using 1:3 with linespoints title '$r'"
                                             pi="$pi${pi:+, }'$d/knn_curve.dat' using (\$4/1e6):3 with linespoints title '$r'"; }
             [ -s "$d/loss_curve.dat" ] && pl="$pl${pl:+, }'$d/loss_curve.dat' using 1:2 with lines title '$r'"
+            [ -s "$d/rank_curve.dat" ] && { ci=$((ci + 1))   # one colour per run: z solid, backbone dashed
+                pr2="$pr2${pr2:+, }'$d/rank_curve.dat' using 1:2 with lines lc $ci title '$r: z', '$d/rank_curve.dat' using 1:3 with lines lc $ci dashtype 2 title '$r: backbone h'"; }
         done
     } >"$out/curves.md"
     # the k-NN monitor's own baselines (its bank and queries), dashed
@@ -201,6 +204,11 @@ set title 'Fashion-MNIST long runs: training loss per epoch'
 set xlabel 'epoch'
 set ylabel 'loss'
 $([ -n "$pl" ] && echo "plot $pl" || echo "unset output")
+set output '$out/ranks.png'
+set title 'Fashion-MNIST long runs: effective rank per epoch (training batches)'
+set ylabel 'effective rank'
+set logscale y
+$([ -n "$pr2" ] && echo "plot $pr2" || echo "unset output")
 GP
 }
 

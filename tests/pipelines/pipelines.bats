@@ -121,12 +121,23 @@ PYEOF
     # views encoded (the compute axis): 2 per image for SimSiam, 4 for a GSG step
     grep -q '^| simsiam-s0 | 2 | 96 | 192 | [0-9.]* % |' "$T/lr/curves.md"
     grep -q '^| simsiam+gsg-nopred-s0 | 1 | 48 | 192 | [0-9.]* % |' "$T/lr/curves.md"
+    # the rank curves: per epoch, the means of erank_z and erank_h over the run's steps
+    [ "$(wc -l <"$T/lr/runs/simsiam-s0/rank_curve.dat")" -eq 2 ]
+    /usr/bin/python3 - "$T/lr/runs/simsiam-s0" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+got = [list(map(float, l.split())) for l in open(sys.argv[1] + "/rank_curve.dat")]
+for e, z, h in got:
+    sel = [r for r in rows if r["epoch"] + 1 == e]
+    assert sel and abs(z - sum(r["erank_z"] for r in sel) / len(sel)) < 1e-3, (e, z)
+    assert abs(h - sum(r["erank_h"] for r in sel) / len(sel)) < 1e-3, (e, h)
+PY
     # the monitor's own baselines, on its bank and queries, once
     for m in pixels random0 random1; do grep -q '"train_rows":48,"test_rows":24' "$T/lr/monitor/$m/knn.json"; done
     grep -Eq '^\| random init \(seed 1\) \| [0-9.]+ % \|$' "$T/lr/curves.md"
     [ ! -e "$T/lr/monitor/plain" ]
     if command -v gnuplot >/dev/null; then
-        for f in knn_epochs knn_images loss; do [ "$(head -c 4 "$T/lr/$f.png" | od -An -c | tr -d ' ')" = '211PNG' ]; done
+        for f in knn_epochs knn_images loss ranks; do [ "$(head -c 4 "$T/lr/$f.png" | od -An -c | tr -d ' ')" = '211PNG' ]; done
     fi
     [ "$(wc -l <"$T/lr/runs/simsiam-s0/knn_curve.dat")" -eq 2 ]
     # the k-NN mean over the two seeds is the mean of their protocol.json
